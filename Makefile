@@ -1,0 +1,41 @@
+# scrapejobs: `make run` serves on http://localhost:3000, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+SCRAPEJOBS_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+export SCRAPEJOBS_TEST_POSTGRES_URL
+
+.PHONY: install install-test run test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(STAMP)
+
+install: $(STAMP)
+
+install-test: $(TEST_STAMP)
+
+run: $(STAMP)
+	$(BIN)/scrapejobs serve --port 3000
+
+test: $(TEST_STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,3 @@
+from scrapejobs.cli import main
+
+main()

@@ -1,0 +1,134 @@
+"""The ``scrapejobs`` command. Thin: parse options, build settings, call the library.
+
+Every option can also come from ``SCRAPEJOBS_<OPTION>`` (CONTRACT section 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+
+from scrapejobs.settings import DEFAULT_DATABASE_URL, Settings, parse_retry_delays
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="scrapejobs",
+    help="Run scrape jobs that fail and recover well.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _env(option: str) -> str:
+    return "SCRAPEJOBS_" + option.upper().replace("-", "_")
+
+
+DatabaseUrl = Annotated[
+    str,
+    typer.Option(
+        "--database-url",
+        envvar=_env("database-url"),
+        help="sqlite:///path.db or postgresql://user@host:port/db",
+    ),
+]
+RetryDelays = Annotated[
+    str,
+    typer.Option(
+        "--retry-delays",
+        envvar=_env("retry-delays"),
+        help="Seconds before retry 1, 2, 3...; the last repeats.",
+    ),
+]
+LeaseSeconds = Annotated[
+    int,
+    typer.Option(
+        "--lease-seconds",
+        min=1,
+        envvar=_env("lease-seconds"),
+        help="How long a claim holds without a heartbeat.",
+    ),
+]
+AllowPrivate = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private-networks",
+        envvar=_env("allow-private-networks"),
+        help="Let crawls reach private, loopback and link-local addresses.",
+    ),
+]
+
+
+def _settings(
+    database_url: str, retry_delays: str, lease_seconds: int, allow_private: bool, workers: int = 0
+) -> Settings:
+    try:
+        return Settings(
+            database_url=database_url,
+            retry_delays=parse_retry_delays(retry_delays),
+            lease_seconds=lease_seconds,
+            allow_private_networks=allow_private,
+            workers=workers,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar=_env("host"), help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, envvar=_env("port"))] = 3000,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=0,
+            envvar=_env("workers"),
+            help="Embedded crawl workers (they arrive with the crawler; 0 until then).",
+        ),
+    ] = 0,
+    retry_delays: RetryDelays = "60,300,900",
+    lease_seconds: LeaseSeconds = 60,
+    allow_private_networks: AllowPrivate = False,
+    log_level: Annotated[str, typer.Option(envvar=_env("log-level"))] = "info",
+) -> None:
+    """Serve the API (and, with the crawler, the dashboard and workers)."""
+    import uvicorn
+
+    from scrapejobs.web import create_app
+
+    settings = _settings(database_url, retry_delays, lease_seconds, allow_private_networks, workers)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
+    """Apply schema migrations (serve does it on start for SQLite)."""
+    from scrapejobs.storage import migrate
+    from scrapejobs.storage.database import make_engine
+
+    async def run() -> str | None:
+        engine = make_engine(database_url)
+        try:
+            await migrate.upgrade(engine)
+            return await migrate.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        revision = asyncio.run(run())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--database-url") from exc
+    typer.echo(f"database schema at revision {revision}")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app()

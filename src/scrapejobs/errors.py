@@ -1,0 +1,61 @@
+"""The exceptions scrapejobs raises, one tree for the whole library::
+
+    ScrapeJobsError
+    ├── JobNotFound             no job with that id
+    ├── InvalidRequest          the request breaks a rule of the domain (a 400)
+    ├── JobConflict             the job is not in the state the step needs (a 409)
+    │   ├── RetryNotAllowed     the seed's "cannot be retried" / "exceeded maximum" (a 400)
+    │   └── LeaseLost           a worker's report or heartbeat for a lease it no longer holds
+    └── StorageUnavailable      the database failed; nothing was written
+
+Library exceptions (SQLAlchemy, drivers) are translated at the storage
+boundary and chained with ``from``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "InvalidRequest",
+    "JobConflict",
+    "JobNotFound",
+    "LeaseLost",
+    "RetryNotAllowed",
+    "ScrapeJobsError",
+    "StorageUnavailable",
+]
+
+
+class ScrapeJobsError(Exception):
+    """Base class; ``message`` is what users see, ``details`` what they may act on."""
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class JobNotFound(ScrapeJobsError):
+    def __init__(self, message: str = "Job not found", details: Any = None) -> None:
+        super().__init__(message, details)
+
+
+class InvalidRequest(ScrapeJobsError):
+    pass
+
+
+class JobConflict(ScrapeJobsError):
+    pass
+
+
+class RetryNotAllowed(JobConflict):
+    pass
+
+
+class LeaseLost(JobConflict):
+    pass
+
+
+class StorageUnavailable(ScrapeJobsError):
+    pass

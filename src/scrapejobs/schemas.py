@@ -1,0 +1,250 @@
+"""What a request may say: the validated input of every use case.
+
+Pydantic models, strict (no "5" for 5, no unknown fields), with the ranges
+of CONTRACT section 4. The HTTP API validates bodies with them and the
+in-process manager takes them, so a job is checked the same way whichever
+door it came in by. Anything that fails here is a 400 and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    model_validator,
+)
+
+from scrapejobs.failures import ErrorType, FailurePattern
+from scrapejobs.jobs import (
+    DEFAULT_CONFIG,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_PRIORITY,
+    JobStatus,
+    JobType,
+    normalize_domain,
+)
+
+__all__ = [
+    "BulkRetryRequest",
+    "ClaimRequest",
+    "HeartbeatRequest",
+    "JobConfig",
+    "JobCreate",
+    "JobUpdate",
+    "RetryRequest",
+    "StrictModel",
+]
+
+MAX_METADATA_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 16
+MAX_JSON_INT = 2**63 - 1
+
+
+def _check_text(value: str) -> str:
+    """Refuse text the databases cannot store (NUL, lone surrogates)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode") from exc
+    return value
+
+
+def _check_scalar(value: Any) -> None:
+    if isinstance(value, str):
+        _check_text(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("numbers must be finite")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_JSON_INT:
+        raise ValueError("integers must fit in 64 bits")
+
+
+def _check_json(value: Any, depth: int = 0) -> None:
+    """Refuse JSON that a database or a JSON encoder would choke on."""
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"must not nest deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, depth + 1)
+    else:
+        _check_scalar(value)
+
+
+def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    _check_json(value)
+    if len(json.dumps(value)) > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    return value
+
+
+def _check_domain(value: str) -> str:
+    return normalize_domain(_check_text(value))
+
+
+def _check_http_url(value: str) -> str:
+    _check_text(value)
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest or rest[0] in "/?#":
+        raise ValueError("must be an absolute http(s) URL")
+    if any(ch.isspace() for ch in value):
+        raise ValueError("must not contain white space")
+    return value
+
+
+# Strict scalars: "5" is not 5, true is not 1, 5.0 is not an integer.
+Text = Annotated[StrictStr, AfterValidator(_check_text)]
+Name = Annotated[
+    StrictStr, StringConstraints(min_length=1, max_length=200), AfterValidator(_check_text)
+]
+Domain = Annotated[StrictStr, StringConstraints(max_length=300), AfterValidator(_check_domain)]
+Metadata = Annotated[dict[str, Any], AfterValidator(_check_metadata)]
+Priority = Annotated[StrictInt, Field(ge=1, le=10)]
+MaxRetries = Annotated[StrictInt, Field(ge=0, le=10)]
+Delay = Annotated[StrictFloat, Field(ge=0, le=30 * 86_400, allow_inf_nan=False)]
+HttpUrl = Annotated[StrictStr, StringConstraints(max_length=2048), AfterValidator(_check_http_url)]
+JobId = Annotated[StrictStr, StringConstraints(max_length=64)]
+LeaseSeconds = Annotated[StrictInt, Field(ge=1, le=3600)]
+
+
+class StrictModel(BaseModel):
+    """Unknown fields are refused, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class JobConfig(StrictModel):
+    """A job's crawl settings (CONTRACT section 4). Every field is optional in a request."""
+
+    depth: Annotated[StrictInt, Field(ge=0, le=20)] | None = None
+    maxPages: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
+    timeout: (
+        Annotated[StrictInt, Field(ge=100, le=120_000, description="ms per request")] | None
+    ) = None
+    respectRobots: StrictBool | None = None
+    userAgent: Annotated[Text, StringConstraints(min_length=1, max_length=512)] | None = None
+    delay: (
+        Annotated[StrictInt, Field(ge=0, le=600_000, description="ms between requests")] | None
+    ) = None
+    maxConcurrentRequests: Annotated[StrictInt, Field(ge=1, le=64)] | None = None
+    respectRetryAfter: StrictBool | None = None
+    autoRetry: StrictBool | None = None
+    startUrl: (
+        Annotated[StrictStr, StringConstraints(max_length=2048), AfterValidator(_check_http_url)]
+        | None
+    ) = None
+
+    def values(self) -> dict[str, Any]:
+        """Only the fields the request set, with nulls dropped (startUrl: null clears it)."""
+        return self.model_dump(exclude_unset=True)
+
+
+class JobCreate(StrictModel):
+    """``POST /api/scrape-jobs``."""
+
+    domain: Domain
+    job_type: JobType = JobType.DOMAIN_SCRAPE
+    priority: Priority = DEFAULT_PRIORITY
+    max_retries: MaxRetries = DEFAULT_MAX_RETRIES
+    config: JobConfig = Field(default_factory=JobConfig)
+    metadata: Metadata = Field(default_factory=dict)
+
+    def full_config(self) -> dict[str, Any]:
+        """Defaults filled in, so a job shows exactly what it runs with."""
+        config = {**DEFAULT_CONFIG, **self.config.values()}
+        return {key: value for key, value in config.items() if value is not None}
+
+    def fingerprint(self) -> str:
+        """Identifies the request, to tell a repeat from a reuse of its Idempotency-Key."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class JobUpdate(StrictModel):
+    """``PATCH /api/scrape-jobs/{id}``: edits, a cancel, or a worker's report."""
+
+    priority: Priority | None = None
+    max_retries: MaxRetries | None = None
+    config: JobConfig | None = None
+    metadata: Metadata | None = None
+    status: Literal["pending", "running", "completed", "failed", "cancelled"] | None = None
+    # A worker's report of an attempt (status completed or failed only):
+    error_message: Annotated[Text, StringConstraints(max_length=10_000)] | None = None
+    errorType: ErrorType | None = None
+    httpStatus: Annotated[StrictInt, Field(ge=100, le=599)] | None = None
+    retryAfter: Annotated[StrictFloat, Field(ge=0, le=86_400, allow_inf_nan=False)] | None = None
+    workerId: Name | None = None
+
+    @model_validator(mode="after")
+    def _report_fields_need_a_report(self) -> JobUpdate:
+        report_fields = {"error_message", "errorType", "httpStatus", "retryAfter", "workerId"}
+        given = sorted(report_fields & self.model_fields_set)
+        if given and self.status not in ("completed", "failed"):
+            raise ValueError(
+                f"{', '.join(given)} may only be sent with status 'completed' or 'failed'"
+            )
+        if self.model_fields_set == set():
+            raise ValueError("nothing to update")
+        return self
+
+    @property
+    def target_status(self) -> JobStatus | None:
+        return JobStatus(self.status) if self.status else None
+
+
+class RetryRequest(StrictModel):
+    """``POST /api/scrape-jobs/{id}/retry`` (the body is optional)."""
+
+    delaySeconds: Delay = 0
+
+
+class BulkRetryRequest(StrictModel):
+    """``POST /api/scrape-jobs/retry``: retry the failed jobs that match."""
+
+    domain: Domain | None = None
+    failurePattern: FailurePattern | None = None
+    errorContains: Annotated[Text, StringConstraints(min_length=1, max_length=500)] | None = None
+    ids: (
+        Annotated[
+            list[Annotated[StrictStr, StringConstraints(max_length=64)]], Field(max_length=1000)
+        ]
+        | None
+    ) = None
+    limit: Annotated[StrictInt, Field(ge=1, le=1000)] = 100
+    delaySeconds: Delay = 0
+
+    @model_validator(mode="after")
+    def _needs_a_filter(self) -> BulkRetryRequest:
+        if not ({"domain", "failurePattern", "errorContains", "ids"} & self.model_fields_set):
+            raise ValueError("give at least one of domain, failurePattern, errorContains or ids")
+        return self
+
+
+class ClaimRequest(StrictModel):
+    """``POST /api/scrape-jobs/next`` (the body is optional)."""
+
+    workerId: Name | None = None
+    leaseSeconds: LeaseSeconds | None = None
+
+
+class HeartbeatRequest(StrictModel):
+    """``POST /api/scrape-jobs/{id}/heartbeat``."""
+
+    workerId: Name
+    leaseSeconds: LeaseSeconds | None = None

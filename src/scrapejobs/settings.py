@@ -1,0 +1,51 @@
+"""Settings shared by ``serve`` and ``worker``; checked when they are made."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from scrapejobs.retry import RetryPolicy
+from scrapejobs.storage.database import async_url
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings", "parse_retry_delays"]
+
+DEFAULT_DATABASE_URL = "sqlite:///./scrapejobs.db"
+
+
+def parse_retry_delays(text: str) -> tuple[float, ...]:
+    """``"60,300,900"`` -> ``(60.0, 300.0, 900.0)``; ValueError when malformed."""
+    try:
+        delays = tuple(float(part) for part in text.split(","))
+    except ValueError as exc:
+        raise ValueError(f"retry delays must be comma-separated seconds, got {text!r}") from exc
+    if any(d < 0 or not math.isfinite(d) for d in delays):
+        raise ValueError("retry delays must be finite numbers >= 0")
+    return delays
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    retry_delays: tuple[float, ...] = (60.0, 300.0, 900.0)
+    lease_seconds: int = 60
+    allow_private_networks: bool = False
+    workers: int = 0
+    policy: RetryPolicy = field(init=False)
+
+    def __post_init__(self) -> None:
+        async_url(self.database_url)  # fails fast on an unsupported URL
+        if self.lease_seconds < 1:
+            raise ValueError("lease seconds must be at least 1")
+        if self.workers < 0:
+            raise ValueError("workers must be 0 or more")
+        object.__setattr__(self, "policy", RetryPolicy(delays=self.retry_delays))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return async_url(self.database_url).get_backend_name() == "sqlite"
+
+    @property
+    def reap_interval(self) -> float:
+        """How often the lease reaper looks: a quarter lease, 0.25 s to 15 s."""
+        return min(15.0, max(0.25, self.lease_seconds / 4))

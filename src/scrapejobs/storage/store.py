@@ -1,0 +1,321 @@
+"""JobStore: every SQL statement scrapejobs runs, for SQLite and PostgreSQL.
+
+One method per statement (or per transaction of statements). State changes
+are conditional updates (``WHERE id = :id AND version = :version AND status =
+:status``): zero rows updated means someone else changed the job first, and
+the method returns None rather than pretending it succeeded. Each change
+writes its event rows in the same transaction, so a job and its history never
+disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from scrapejobs.errors import StorageUnavailable
+from scrapejobs.jobs import EventKind, Job, JobEvent, JobStatus, JobType
+from scrapejobs.storage.database import WRITE, make_engine
+from scrapejobs.storage.tables import job_events, jobs
+
+__all__ = ["JobFilter", "JobStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """The list and bulk-retry filters; None means "any"."""
+
+    status: JobStatus | None = None
+    domain: str | None = None
+    job_type: JobType | None = None
+    failure_pattern: str | None = None
+    error_contains: str | None = None
+    ids: tuple[str, ...] | None = None
+
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        clauses: list[sa.ColumnElement[bool]] = []
+        if self.status is not None:
+            clauses.append(jobs.c.status == self.status.value)
+        if self.domain is not None:
+            clauses.append(jobs.c.domain == self.domain)
+        if self.job_type is not None:
+            clauses.append(jobs.c.job_type == self.job_type.value)
+        if self.failure_pattern is not None:
+            clauses.append(jobs.c.failure_pattern == self.failure_pattern)
+        if self.error_contains:
+            pattern = "%" + _escape_like(self.error_contains) + "%"
+            clauses.append(jobs.c.error_message.ilike(pattern, escape="\\"))
+        if self.ids is not None:
+            clauses.append(jobs.c.id.in_(self.ids))
+        return clauses
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _job_values(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "domain": job.domain,
+        "job_type": job.job_type.value,
+        "status": job.status.value,
+        "priority": job.priority,
+        "retry_count": job.retry_count,
+        "max_retries": job.max_retries,
+        "config": dict(job.config),
+        "metadata": dict(job.metadata),
+        "error_message": job.error_message,
+        "failure_pattern": job.metadata.get("failurePattern"),
+        "error_type": job.metadata.get("errorType"),
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "scheduled_at": job.scheduled_at,
+        "started_at": job.started_at,
+        "completed_at": job.completed_at,
+        "attempts": job.attempts,
+        "worker_id": job.worker_id,
+        "lease_expires_at": job.lease_expires_at,
+        "version": job.version,
+    }
+
+
+def _job(row: sa.Row[Any]) -> Job:
+    m = row._mapping
+    return Job(
+        id=m["id"],
+        domain=m["domain"],
+        job_type=JobType(m["job_type"]),
+        status=JobStatus(m["status"]),
+        priority=m["priority"],
+        retry_count=m["retry_count"],
+        max_retries=m["max_retries"],
+        config=m["config"],
+        metadata=m["metadata"],
+        error_message=m["error_message"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        scheduled_at=m["scheduled_at"],
+        started_at=m["started_at"],
+        completed_at=m["completed_at"],
+        attempts=m["attempts"],
+        worker_id=m["worker_id"],
+        lease_expires_at=m["lease_expires_at"],
+        version=m["version"],
+    )
+
+
+def _event(row: sa.Row[Any]) -> JobEvent:
+    m = dict(row._mapping)
+    m.pop("id")
+    m["event"] = EventKind(m["event"])
+    m["from_status"] = JobStatus(m["from_status"]) if m["from_status"] else None
+    m["to_status"] = JobStatus(m["to_status"]) if m["to_status"] else None
+    return JobEvent(**m)
+
+
+def _event_values(event: JobEvent) -> dict[str, Any]:
+    values = asdict(event)
+    values["details"] = dict(event.details) if event.details is not None else None
+    return values
+
+
+class JobStore:
+    """The storage port of the job manager; the only class that knows SQL."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    @classmethod
+    def from_url(cls, url: str, **engine_options: Any) -> JobStore:
+        return cls(make_engine(url, **engine_options))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def _transaction(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.engine.connect() as conn:
+                if write:
+                    conn = await conn.execution_options(**{WRITE: True})
+                async with conn.begin():
+                    yield conn
+        except sa.exc.IntegrityError:
+            raise
+        except (sa.exc.DBAPIError, sa.exc.TimeoutError, OSError) as exc:
+            raise StorageUnavailable(
+                "Database unavailable", f"{type(exc).__name__}: {exc}".splitlines()[0]
+            ) from exc
+
+    async def ping(self) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(sa.select(sa.func.count()).select_from(jobs).limit(1))
+
+    @staticmethod
+    async def _add_events(conn: AsyncConnection, events: Iterable[JobEvent]) -> None:
+        rows = [_event_values(event) for event in events]
+        if rows:
+            await conn.execute(job_events.insert(), rows)
+
+    async def insert_job(
+        self,
+        job: Job,
+        event: JobEvent,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+    ) -> bool:
+        """Insert a new job; False when ``idempotency_key`` is already taken."""
+        values = _job_values(job) | {
+            "idempotency_key": idempotency_key,
+            "request_fingerprint": fingerprint,
+        }
+        try:
+            async with self._transaction(write=True) as conn:
+                await conn.execute(jobs.insert().values(values))
+                await self._add_events(conn, [event])
+        except sa.exc.IntegrityError:
+            if idempotency_key is None:
+                raise
+            return False
+        return True
+
+    async def job_by_idempotency_key(self, key: str) -> tuple[Job, str | None] | None:
+        async with self._transaction() as conn:
+            row = (await conn.execute(jobs.select().where(jobs.c.idempotency_key == key))).first()
+        return (_job(row), row._mapping["request_fingerprint"]) if row else None
+
+    async def get_job(self, job_id: str) -> Job | None:
+        async with self._transaction() as conn:
+            row = (await conn.execute(jobs.select().where(jobs.c.id == job_id))).first()
+        return _job(row) if row else None
+
+    async def list_jobs(
+        self, query: JobFilter, *, limit: int, offset: int
+    ) -> tuple[list[Job], int]:
+        """A page of jobs, newest first, and the total that match."""
+        where = query.where()
+        page = (
+            jobs.select()
+            .where(*where)
+            .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        count = sa.select(sa.func.count()).select_from(jobs).where(*where)
+        async with self._transaction() as conn:
+            rows = (await conn.execute(page)).all()
+            total = (await conn.execute(count)).scalar_one()
+        return [_job(row) for row in rows], total
+
+    async def events(self, job_id: str) -> list[JobEvent]:
+        """A job's history, oldest first."""
+        statement = job_events.select().where(job_events.c.job_id == job_id)
+        async with self._transaction() as conn:
+            rows = (await conn.execute(statement.order_by(job_events.c.id))).all()
+        return [_event(row) for row in rows]
+
+    async def save(self, old: Job, new: Job, events: Sequence[JobEvent] = ()) -> Job | None:
+        """Write ``new`` over ``old`` if nobody changed it since ``old`` was read.
+
+        Returns the stored job, or None when the conditional update matched
+        no row (the job changed or vanished meanwhile); nothing is written then.
+        """
+        values = _job_values(new)
+        del values["id"], values["created_at"]
+        values["version"] = old.version + 1
+        statement = (
+            jobs.update()
+            .where(
+                jobs.c.id == old.id,
+                jobs.c.version == old.version,
+                jobs.c.status == old.status.value,
+            )
+            .values(values)
+            .returning(*jobs.c)
+        )
+        async with self._transaction(write=True) as conn:
+            row = (await conn.execute(statement)).first()
+            if row is None:
+                return None
+            await self._add_events(conn, events)
+        return _job(row)
+
+    async def claim_next(
+        self, worker_id: str, *, now: datetime, lease_until: datetime
+    ) -> Job | None:
+        """Take the next due pending job (priority, then oldest ``scheduled_at``).
+
+        SQLite serialises writers (``BEGIN IMMEDIATE``); PostgreSQL skips
+        rows that another claimer has locked. Either way one job goes to one
+        worker.
+        """
+        candidate = (
+            sa.select(jobs.c.id)
+            .where(jobs.c.status == JobStatus.PENDING.value, jobs.c.scheduled_at <= now)
+            .order_by(jobs.c.priority.desc(), jobs.c.scheduled_at, jobs.c.created_at)
+            .limit(1)
+        )
+        if self._postgres:
+            candidate = candidate.with_for_update(skip_locked=True)
+        statement = (
+            jobs.update()
+            .where(
+                jobs.c.id == candidate.scalar_subquery(),
+                jobs.c.status == JobStatus.PENDING.value,
+            )
+            .values(
+                status=JobStatus.RUNNING.value,
+                attempts=jobs.c.attempts + 1,
+                worker_id=worker_id,
+                lease_expires_at=lease_until,
+                started_at=now,
+                updated_at=now,
+                version=jobs.c.version + 1,
+            )
+            .returning(*jobs.c)
+        )
+        async with self._transaction(write=True) as conn:
+            row = (await conn.execute(statement)).first()
+            if row is None:
+                return None
+            job = _job(row)
+            started = JobEvent(
+                job_id=job.id,
+                at=now,
+                event=EventKind.STARTED,
+                actor=worker_id,
+                retry_count=job.retry_count,
+                from_status=JobStatus.PENDING,
+                to_status=JobStatus.RUNNING,
+                attempt=job.attempts,
+            )
+            await self._add_events(conn, [started])
+        return job
+
+    async def expired_leases(self, now: datetime, *, limit: int = 100) -> list[Job]:
+        """Running jobs whose lease ran out before ``now``."""
+        statement = (
+            jobs.select()
+            .where(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < now)
+            .order_by(jobs.c.lease_expires_at)
+            .limit(limit)
+        )
+        async with self._transaction() as conn:
+            rows = (await conn.execute(statement)).all()
+        return [_job(row) for row in rows]
+
+    async def delete_job(self, job: Job) -> bool:
+        """Delete ``job`` if it is unchanged since it was read; its events go with it."""
+        statement = jobs.delete().where(jobs.c.id == job.id, jobs.c.version == job.version)
+        async with self._transaction(write=True) as conn:
+            deleted = (await conn.execute(statement)).rowcount
+        return deleted == 1

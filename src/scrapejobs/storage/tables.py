@@ -1,0 +1,116 @@
+"""The schema: the jobs table and the job_events table (the attempt history).
+
+Alembic migrations in ``migrations/versions`` create exactly these; a test
+compares the two.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+__all__ = ["UTCDateTime", "job_events", "jobs", "metadata"]
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out; ``timestamptz`` on PostgreSQL.
+
+    SQLite has no time zones: values are stored as naive UTC text, which
+    sorts and compares correctly because every value is UTC.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONDocument: sa.types.TypeEngine[Any] = sa.JSON().with_variant(JSONB(), "postgresql")
+
+metadata = sa.MetaData()
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("domain", sa.String(300), nullable=False),
+    sa.Column("job_type", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("retry_count", sa.Integer, nullable=False),
+    sa.Column("max_retries", sa.Integer, nullable=False),
+    sa.Column("config", JSONDocument, nullable=False),
+    sa.Column("metadata", JSONDocument, nullable=False),
+    sa.Column("error_message", sa.Text),
+    # Copies of metadata.failurePattern / errorType, so that filters use an index.
+    sa.Column("failure_pattern", sa.String(32)),
+    sa.Column("error_type", sa.String(32)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("scheduled_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("completed_at", UTCDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("worker_id", sa.String(200)),
+    sa.Column("lease_expires_at", UTCDateTime),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("idempotency_key", sa.String(255), unique=True),
+    sa.Column("request_fingerprint", sa.String(64)),
+    # Claim: the next due pending job by priority, then oldest scheduled_at.
+    sa.Index(
+        "ix_jobs_claim",
+        sa.text("priority DESC"),
+        "scheduled_at",
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    ),
+    # Lease reaper: running jobs by lease expiry.
+    sa.Index(
+        "ix_jobs_lease",
+        "lease_expires_at",
+        postgresql_where=sa.text("status = 'running'"),
+        sqlite_where=sa.text("status = 'running'"),
+    ),
+    # List filters, newest first.
+    sa.Index("ix_jobs_created", sa.text("created_at DESC"), sa.text("id DESC")),
+    sa.Index("ix_jobs_status_created", "status", sa.text("created_at DESC")),
+    sa.Index("ix_jobs_domain_created", "domain", sa.text("created_at DESC")),
+    sa.Index("ix_jobs_type_created", "job_type", sa.text("created_at DESC")),
+    sa.Index("ix_jobs_pattern_created", "failure_pattern", sa.text("created_at DESC")),
+)
+
+job_events = sa.Table(
+    "job_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("from_status", sa.String(16)),
+    sa.Column("to_status", sa.String(16)),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("attempt", sa.Integer),
+    sa.Column("retry_count", sa.Integer, nullable=False),
+    sa.Column("error_message", sa.Text),
+    sa.Column("error_type", sa.String(32)),
+    sa.Column("failure_pattern", sa.String(32)),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("details", JSONDocument),
+    sa.Index("ix_job_events_job", "job_id", "id"),
+    sa.Index("ix_job_events_event_at", "event", "at"),
+)

@@ -1,0 +1,111 @@
+"""The seed's response envelope, for every response including errors.
+
+``{"success": true, "data": ..., "message"?: ...}`` or ``{"success": false,
+"error": "...", "details"?: ...}``. Validation errors are 400 (never
+FastAPI's 422), unknown routes 404, wrong methods 405, faults 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from scrapejobs.errors import (
+    InvalidRequest,
+    JobConflict,
+    JobNotFound,
+    RetryNotAllowed,
+    ScrapeJobsError,
+    StorageUnavailable,
+)
+
+__all__ = ["failure", "install_error_handlers", "success"]
+
+log = logging.getLogger(__name__)
+
+STATUS_OF_ERROR: tuple[tuple[type[ScrapeJobsError], int], ...] = (
+    (JobNotFound, 404),
+    (InvalidRequest, 400),
+    (RetryNotAllowed, 400),  # the seed's status for both retry refusals
+    (JobConflict, 409),
+    (StorageUnavailable, 500),
+    (ScrapeJobsError, 500),
+)
+
+HTTP_ERRORS = {404: "Not found", 405: "Method not allowed"}
+
+
+def success(
+    data: Any, message: str | None = None, *, status_code: int = 200, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {"success": True, "data": data}
+    if message is not None:
+        body["message"] = message
+    body.update(extra)
+    return JSONResponse(jsonable_encoder(body), status_code=status_code)
+
+
+def failure(
+    status_code: int, error: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"success": False, "error": error}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse(jsonable_encoder(body), status_code=status_code, headers=headers)
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+def _message(error: Any) -> str:
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+
+
+def _validation_details(exc: RequestValidationError) -> tuple[str, list[dict[str, str]]]:
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return "Invalid JSON body", [{"field": "body", "message": "Body is not valid JSON"}]
+    details = [
+        {"field": _field(error.get("loc", ())), "message": _message(error)}
+        for error in errors
+    ]
+    return "Invalid request", details
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    error, details = _validation_details(exc)
+    return failure(400, error, details)
+
+
+async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    error = HTTP_ERRORS.get(exc.status_code, str(exc.detail))
+    return failure(exc.status_code, error, headers=exc.headers)
+
+
+async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ScrapeJobsError)
+    status = next(code for kind, code in STATUS_OF_ERROR if isinstance(exc, kind))
+    if status >= 500:
+        log.error("storage failure: %s (%s)", exc.message, exc.details)
+    return failure(status, exc.message, exc.details)
+
+
+async def _on_unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return failure(500, "Internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(ScrapeJobsError, _on_domain_error)
+    app.add_exception_handler(Exception, _on_unexpected_error)

@@ -1,0 +1,150 @@
+"""``/api/scrape-jobs``: the jobs API of CONTRACT section 6. Thin: validate, call the manager."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import Field, StrictStr, field_validator
+
+from scrapejobs.errors import StorageUnavailable
+from scrapejobs.failures import FailurePattern
+from scrapejobs.jobs import JobStatus, JobType, normalize_domain
+from scrapejobs.manager import JobManager, retry_message
+from scrapejobs.schemas import (
+    BulkRetryRequest,
+    ClaimRequest,
+    HeartbeatRequest,
+    JobCreate,
+    JobUpdate,
+    RetryRequest,
+    StrictModel,
+)
+from scrapejobs.storage.store import JobFilter
+from scrapejobs.web.envelope import failure, success
+from scrapejobs.web.serialize import job_json
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/scrape-jobs", tags=["jobs"])
+
+
+def get_manager(request: Request) -> JobManager:
+    manager: JobManager = request.app.state.manager
+    return manager
+
+
+Manager = Annotated[JobManager, Depends(get_manager)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"),
+]
+
+
+class ListQuery(StrictModel):
+    status: JobStatus | None = None
+    domain: Annotated[StrictStr, Field(max_length=300)] | None = None
+    job_type: JobType | None = None
+    failure_pattern: FailurePattern | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    offset: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0
+
+    @field_validator("domain")
+    @classmethod
+    def _normal_domain(cls, value: str | None) -> str | None:
+        return normalize_domain(value) if value is not None else None
+
+
+@router.post("", status_code=201, summary="Create a job")
+async def create_job(
+    manager: Manager, body: JobCreate, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    job, created = await manager.create_job(body, idempotency_key=idempotency_key)
+    if created:
+        return success(job_json(job), "Job created", status_code=201)
+    return success(job_json(job), "Job already exists for this Idempotency-Key")
+
+
+@router.get("", summary="List jobs, newest first")
+async def list_jobs(manager: Manager, query: Annotated[ListQuery, Query()]) -> JSONResponse:
+    found, total = await manager.list_jobs(
+        JobFilter(
+            status=query.status,
+            domain=query.domain,
+            job_type=query.job_type,
+            failure_pattern=query.failure_pattern.value if query.failure_pattern else None,
+        ),
+        limit=query.limit,
+        offset=query.offset,
+    )
+    pagination = {"total": total, "limit": query.limit, "offset": query.offset}
+    return success([job_json(job) for job in found], pagination=pagination)
+
+
+@router.post("/next", summary="Claim the next due job (workers)")
+async def claim_next(
+    manager: Manager, body: Annotated[ClaimRequest | None, Body()] = None
+) -> JSONResponse:
+    body = body or ClaimRequest()
+    worker_id = body.workerId or f"worker-{uuid.uuid4().hex[:12]}"
+    job = await manager.claim_next(worker_id, lease_seconds=body.leaseSeconds)
+    if job is None:
+        return success(None, "No job is due")
+    return success(job_json(job), f"Job claimed by {worker_id}")
+
+
+@router.post("/retry", summary="Retry the failed jobs that match (bulk)")
+async def bulk_retry(manager: Manager, body: BulkRetryRequest) -> JSONResponse:
+    results = await manager.bulk_retry(body)
+    retried = sum(result.success for result in results)
+    data: list[dict[str, Any]] = [
+        {
+            "jobId": result.jobId,
+            "success": result.success,
+            "message": result.message,
+            **({"retry_count": result.job.retry_count} if result.job else {}),
+        }
+        for result in results
+    ]
+    return success(data, f"Retried {retried} of {len(results)} matching failed jobs")
+
+
+@router.get("/{job_id}", summary="One job with its attempt history")
+async def get_job(manager: Manager, job_id: str) -> JSONResponse:
+    job = await manager.get_job(job_id)
+    return success(job_json(job, await manager.get_attempts(job.id)))
+
+
+@router.patch("/{job_id}", summary="Edit, cancel, or report an attempt's outcome")
+async def update_job(manager: Manager, job_id: str, body: JobUpdate) -> JSONResponse:
+    job = await manager.update_job(job_id, body)
+    message = "Job updated"
+    if body.status == "failed" and job.status is JobStatus.PENDING:
+        message = f"Job failed; {retry_message(job).lower()}"
+    return success(job_json(job), message)
+
+
+@router.delete("/{job_id}", summary="Delete a job that is not running")
+async def delete_job(manager: Manager, job_id: str) -> JSONResponse:
+    job = await manager.delete_job(job_id)
+    return success({"id": job.id}, "Job deleted")
+
+
+@router.post("/{job_id}/retry", summary="Retry a failed job (the seed's endpoint)")
+async def retry_job(
+    manager: Manager, job_id: str, body: Annotated[RetryRequest | None, Body()] = None
+) -> JSONResponse:
+    delay = body.delaySeconds if body else 0
+    try:
+        job = await manager.retry_job(job_id, delay_seconds=delay)
+    except StorageUnavailable:
+        return failure(500, "Failed to retry scrape job", "Unable to update job status in database")
+    return success(job_json(job), retry_message(job))
+
+
+@router.post("/{job_id}/heartbeat", summary="Extend a worker's lease")
+async def heartbeat(manager: Manager, job_id: str, body: HeartbeatRequest) -> JSONResponse:
+    job = await manager.heartbeat(job_id, body.workerId, lease_seconds=body.leaseSeconds)
+    return success(job_json(job), "Lease extended")

@@ -1,0 +1,47 @@
+"""Jobs as the API shows them: the seed's field names and timestamp format."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from scrapejobs.jobs import Attempt, Job, timestamp
+
+__all__ = ["attempt_json", "job_json"]
+
+
+def _ts(moment: datetime | None) -> str | None:
+    return timestamp(moment) if moment is not None else None
+
+
+def job_json(job: Job, attempts: list[Attempt] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": job.id,
+        "domain": job.domain,
+        "job_type": job.job_type.value,
+        "status": job.status.value,
+        "priority": job.priority,
+        "retry_count": job.retry_count,
+        "max_retries": job.max_retries,
+        "config": dict(job.config),
+        "metadata": dict(job.metadata),
+        "error_message": job.error_message,
+        "created_at": _ts(job.created_at),
+        "updated_at": _ts(job.updated_at),
+        "scheduled_at": _ts(job.scheduled_at),
+        "started_at": _ts(job.started_at),
+        "completed_at": _ts(job.completed_at),
+        "worker_id": job.worker_id,
+        "lease_expires_at": _ts(job.lease_expires_at),
+    }
+    if attempts is not None:
+        body["attempts"] = [attempt_json(attempt) for attempt in attempts]
+    return body
+
+
+def attempt_json(attempt: Attempt) -> dict[str, Any]:
+    body = asdict(attempt)
+    body["started_at"] = _ts(attempt.started_at)
+    body["finished_at"] = _ts(attempt.finished_at)
+    return body
