@@ -100,7 +100,7 @@ def manual_retry_refusal(job: Job) -> RetryRefused | None:
 
 def _last_error_type(job: Job) -> ErrorType | None:
     try:
-        return ErrorType(job.metadata.get("errorType"))
+        return ErrorType(str(job.metadata.get("errorType")))
     except ValueError:
         return None
 

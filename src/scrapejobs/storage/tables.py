@@ -85,11 +85,11 @@ jobs = sa.Table(
         sqlite_where=sa.text("status = 'running'"),
     ),
     # List filters, newest first.
-    sa.Index("ix_jobs_created", sa.text("created_at DESC"), sa.text("id DESC")),
-    sa.Index("ix_jobs_status_created", "status", sa.text("created_at DESC")),
-    sa.Index("ix_jobs_domain_created", "domain", sa.text("created_at DESC")),
-    sa.Index("ix_jobs_type_created", "job_type", sa.text("created_at DESC")),
-    sa.Index("ix_jobs_pattern_created", "failure_pattern", sa.text("created_at DESC")),
+    sa.Index("ix_jobs_created", "created_at", "id"),
+    sa.Index("ix_jobs_status_created", "status", "created_at"),
+    sa.Index("ix_jobs_domain_created", "domain", "created_at"),
+    sa.Index("ix_jobs_type_created", "job_type", "created_at"),
+    sa.Index("ix_jobs_pattern_created", "failure_pattern", "created_at"),
 )
 
 job_events = sa.Table(

@@ -8,6 +8,7 @@ FastAPI's 422), unknown routes 404, wrong methods 405, faults 500.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -52,7 +53,7 @@ def success(
 
 
 def failure(
-    status_code: int, error: str, details: Any = None, headers: dict[str, str] | None = None
+    status_code: int, error: str, details: Any = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     body: dict[str, Any] = {"success": False, "error": error}
     if details is not None:
@@ -73,8 +74,7 @@ def _validation_details(exc: RequestValidationError) -> tuple[str, list[dict[str
     if any(error.get("type") == "json_invalid" for error in errors):
         return "Invalid JSON body", [{"field": "body", "message": "Body is not valid JSON"}]
     details = [
-        {"field": _field(error.get("loc", ())), "message": _message(error)}
-        for error in errors
+        {"field": _field(error.get("loc", ())), "message": _message(error)} for error in errors
     ]
     return "Invalid request", details
 

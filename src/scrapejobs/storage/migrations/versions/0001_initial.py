@@ -59,14 +59,14 @@ def upgrade() -> None:
         postgresql_where=RUNNING,
         sqlite_where=RUNNING,
     )
-    op.create_index("ix_jobs_created", "jobs", [sa.text("created_at DESC"), sa.text("id DESC")])
+    op.create_index("ix_jobs_created", "jobs", ["created_at", "id"])
     for name, column in (
         ("ix_jobs_status_created", "status"),
         ("ix_jobs_domain_created", "domain"),
         ("ix_jobs_type_created", "job_type"),
         ("ix_jobs_pattern_created", "failure_pattern"),
     ):
-        op.create_index(name, "jobs", [column, sa.text("created_at DESC")])
+        op.create_index(name, "jobs", [column, "created_at"])
 
     op.create_table(
         "job_events",

@@ -1,0 +1,131 @@
+"""Shared fixtures: real SQLite and real PostgreSQL, a controllable clock, an API client.
+
+Storage and API tests take ``database_url``, which runs them once on a fresh
+SQLite file and once on PostgreSQL. PostgreSQL is not optional: with no
+server at ``SCRAPEJOBS_TEST_POSTGRES_URL`` (default
+postgresql://postgres@127.0.0.1:5432/test) those tests fail, never skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from scrapejobs.manager import JobManager
+from scrapejobs.retry import RetryPolicy
+from scrapejobs.settings import Settings
+from scrapejobs.storage import migrate
+from scrapejobs.storage.store import JobStore
+from scrapejobs.web import create_app
+
+POSTGRES_URL = os.environ.get(
+    "SCRAPEJOBS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+DATABASES = ["sqlite", "postgresql"]
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _create_database(base_url: str, name: str) -> None:
+    conn = await asyncpg.connect(_dsn(base_url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _drop_database(base_url: str, name: str) -> None:
+    conn = await asyncpg.connect(_dsn(base_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _migrate(url: str) -> None:
+    store = JobStore.from_url(url)
+    try:
+        await migrate.upgrade(store.engine)
+    finally:
+        await store.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session, dropped at the end."""
+    name = f"scrapejobs_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_create_database(POSTGRES_URL, name))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_migrate(url))
+    yield url
+    asyncio.run(_drop_database(POSTGRES_URL, name))
+
+
+async def _truncate(url: str) -> None:
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        await conn.execute("TRUNCATE job_events, jobs")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=DATABASES)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Any, postgres_url: str) -> str:
+    """A clean, migrated database: a new SQLite file, or the emptied PostgreSQL one."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'scrapejobs.db'}"
+        await _migrate(url)
+        return url
+    await _truncate(postgres_url)
+    return postgres_url
+
+
+class Clock:
+    """A clock the test moves by hand (the domain never reads the time itself)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[JobStore]:
+    store = JobStore.from_url(database_url)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def manager(store: JobStore, clock: Clock) -> JobManager:
+    return JobManager(store, RetryPolicy(), lease_seconds=60, clock=clock)
+
+
+@pytest.fixture
+async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the real app (lifespan included) over the test database."""
+    app = create_app(Settings(database_url=database_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
