@@ -1,4 +1,4 @@
-"""Faults: a database that fails mid-request, connections that die. Nothing is lost or half-written."""
+"""Faults: a database failing mid-request, connections that die. Nothing lost or half-written."""
 
 from __future__ import annotations
 
