@@ -111,7 +111,6 @@ STATUS_TYPES: dict[int, ErrorType] = {
     410: ErrorType.NOT_FOUND,
     429: ErrorType.RATE_LIMITED,
     503: ErrorType.SERVICE_UNAVAILABLE,
-    504: ErrorType.TIMEOUT,
 }
 
 # Message heuristics, first match wins; order matters (a "503 Service

@@ -7,8 +7,7 @@ States (CONTRACT section 4)::
 
     pending --claim--> running --report--> completed
        |                  |  \\--report--> failed --retry--> pending
-       |                  |   \\--lease expired--> failed (worker_lost)
-       |                  \\--release (worker shutdown)--> pending
+       |                  \\--lease expired--> failed (worker_lost)
        \\------ cancel ------+--> cancelled
 """
 
@@ -71,7 +70,6 @@ TRANSITIONS: Mapping[tuple[JobStatus, JobStatus], str] = {
     (JobStatus.PENDING, JobStatus.RUNNING): "claim",
     (JobStatus.RUNNING, JobStatus.COMPLETED): "report",
     (JobStatus.RUNNING, JobStatus.FAILED): "report",
-    (JobStatus.RUNNING, JobStatus.PENDING): "release",
     (JobStatus.FAILED, JobStatus.PENDING): "retry",
     (JobStatus.PENDING, JobStatus.CANCELLED): "cancel",
     (JobStatus.RUNNING, JobStatus.CANCELLED): "cancel",
@@ -176,7 +174,7 @@ def _check_host(host: str) -> str:
 
 
 def _check_port(port: str) -> str:
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
         raise InvalidDomain(f"invalid port: {port}")
     return str(int(port))
 
@@ -239,14 +237,12 @@ class EventKind(enum.StrEnum):
     """An attempt failed (a worker's report, or a lease that expired)."""
     RETRIED = "retried"
     """``failed -> pending`` by a retry, manual or automatic."""
-    RELEASED = "released"
-    """A stopping worker gave the job back without spending a retry."""
     CANCELLED = "cancelled"
 
 
 # Events that end an attempt, and the attempt's outcome they stand for.
 ATTEMPT_ENDINGS = frozenset(
-    {EventKind.COMPLETED, EventKind.FAILED, EventKind.RELEASED, EventKind.CANCELLED}
+    {EventKind.COMPLETED, EventKind.FAILED, EventKind.CANCELLED}
 )
 
 

@@ -407,7 +407,6 @@ _STATUS_OF_EVENT = {
     EventKind.COMPLETED: JobStatus.COMPLETED,
     EventKind.FAILED: JobStatus.FAILED,
     EventKind.RETRIED: JobStatus.PENDING,
-    EventKind.RELEASED: JobStatus.PENDING,
     EventKind.CANCELLED: JobStatus.CANCELLED,
 }
 

@@ -68,7 +68,7 @@ def _check_scalar(value: Any) -> None:
         _check_text(value)
     elif isinstance(value, float) and not math.isfinite(value):
         raise ValueError("numbers must be finite")
-    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_JSON_INT:
+    elif isinstance(value, int) and not -MAX_JSON_INT - 1 <= value <= MAX_JSON_INT:
         raise ValueError("integers must fit in 64 bits")
 
 
@@ -167,8 +167,8 @@ class JobCreate(StrictModel):
 
     def full_config(self) -> dict[str, Any]:
         """Defaults filled in, so a job shows exactly what it runs with."""
-        config = {**DEFAULT_CONFIG, **self.config.values()}
-        return {key: value for key, value in config.items() if value is not None}
+        given = {key: value for key, value in self.config.values().items() if value is not None}
+        return {**DEFAULT_CONFIG, **given}
 
     def fingerprint(self) -> str:
         """Identifies the request, to tell a repeat from a reuse of its Idempotency-Key."""
@@ -231,7 +231,8 @@ class BulkRetryRequest(StrictModel):
 
     @model_validator(mode="after")
     def _needs_a_filter(self) -> BulkRetryRequest:
-        if not ({"domain", "failurePattern", "errorContains", "ids"} & self.model_fields_set):
+        filters = (self.domain, self.failurePattern, self.errorContains, self.ids)
+        if all(value is None for value in filters):
             raise ValueError("give at least one of domain, failurePattern, errorContains or ids")
         return self
 
