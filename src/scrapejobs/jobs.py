@@ -241,9 +241,7 @@ class EventKind(enum.StrEnum):
 
 
 # Events that end an attempt, and the attempt's outcome they stand for.
-ATTEMPT_ENDINGS = frozenset(
-    {EventKind.COMPLETED, EventKind.FAILED, EventKind.CANCELLED}
-)
+ATTEMPT_ENDINGS = frozenset({EventKind.COMPLETED, EventKind.FAILED, EventKind.CANCELLED})
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,11 +37,7 @@ from scrapejobs.jobs import (
     timestamp,
 )
 from scrapejobs.retry import GiveUp, RetryPlan, RetryPolicy, manual_retry_refusal
-from scrapejobs.schemas import (
-    BulkRetryRequest,
-    JobCreate,
-    JobUpdate,
-)
+from scrapejobs.schemas import BulkRetryRequest, JobCreate, JobUpdate, check_metadata_size
 from scrapejobs.storage.store import JobFilter, JobStore
 
 __all__ = ["BulkRetryResult", "JobManager", "retry_message", "utcnow"]
@@ -493,6 +489,11 @@ def _apply_edits(job: Job, update: JobUpdate, now: datetime) -> Job:
         changes["config"] = _merge_config(dict(job.config), update.config.values())
     if update.metadata is not None:
         changes["metadata"] = {**job.metadata, **update.metadata}
+        try:
+            check_metadata_size(changes["metadata"])
+        except ValueError as exc:
+            detail = {"field": "body.metadata", "message": f"merged metadata {exc}"}
+            raise InvalidRequest("Invalid request", [detail]) from exc
     return replace(job, **changes)
 
 

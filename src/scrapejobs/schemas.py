@@ -45,6 +45,7 @@ __all__ = [
     "JobUpdate",
     "RetryRequest",
     "StrictModel",
+    "check_metadata_size",
 ]
 
 MAX_METADATA_BYTES = 64 * 1024
@@ -87,10 +88,22 @@ def _check_json(value: Any, depth: int = 0) -> None:
         _check_scalar(value)
 
 
-def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
-    _check_json(value)
+def check_metadata_size(value: dict[str, Any]) -> dict[str, Any]:
+    """Also applied to metadata merged by a PATCH, which may outgrow each part."""
     if len(json.dumps(value)) > MAX_METADATA_BYTES:
         raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    return value
+
+
+def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    _check_json(value)
+    return check_metadata_size(value)
+
+
+def _check_header_value(value: str) -> str:
+    """A user agent is sent as an HTTP header: no control characters (CR/LF injection)."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise ValueError("must not contain control characters")
     return value
 
 
@@ -119,7 +132,7 @@ Priority = Annotated[StrictInt, Field(ge=1, le=10)]
 MaxRetries = Annotated[StrictInt, Field(ge=0, le=10)]
 Delay = Annotated[StrictFloat, Field(ge=0, le=30 * 86_400, allow_inf_nan=False)]
 HttpUrl = Annotated[StrictStr, StringConstraints(max_length=2048), AfterValidator(_check_http_url)]
-JobId = Annotated[StrictStr, StringConstraints(max_length=64)]
+JobId = Annotated[Text, StringConstraints(max_length=64)]
 LeaseSeconds = Annotated[StrictInt, Field(ge=1, le=3600)]
 
 
@@ -138,7 +151,14 @@ class JobConfig(StrictModel):
         Annotated[StrictInt, Field(ge=100, le=120_000, description="ms per request")] | None
     ) = None
     respectRobots: StrictBool | None = None
-    userAgent: Annotated[Text, StringConstraints(min_length=1, max_length=512)] | None = None
+    userAgent: (
+        Annotated[
+            Text,
+            StringConstraints(min_length=1, max_length=512),
+            AfterValidator(_check_header_value),
+        ]
+        | None
+    ) = None
     delay: (
         Annotated[StrictInt, Field(ge=0, le=600_000, description="ms between requests")] | None
     ) = None
@@ -220,12 +240,7 @@ class BulkRetryRequest(StrictModel):
     domain: Domain | None = None
     failurePattern: FailurePattern | None = None
     errorContains: Annotated[Text, StringConstraints(min_length=1, max_length=500)] | None = None
-    ids: (
-        Annotated[
-            list[Annotated[StrictStr, StringConstraints(max_length=64)]], Field(max_length=1000)
-        ]
-        | None
-    ) = None
+    ids: Annotated[list[JobId], Field(min_length=1, max_length=1000)] | None = None
     limit: Annotated[StrictInt, Field(ge=1, le=1000)] = 100
     delaySeconds: Delay = 0
 

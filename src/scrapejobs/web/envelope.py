@@ -16,6 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from scrapejobs.errors import (
     InvalidRequest,
@@ -39,7 +40,10 @@ STATUS_OF_ERROR: tuple[tuple[type[ScrapeJobsError], int], ...] = (
     (ScrapeJobsError, 500),
 )
 
-HTTP_ERRORS = {404: "Not found", 405: "Method not allowed"}
+# FastAPI raises a bare 400 for bodies it cannot parse at all (bad UTF-8,
+# nesting too deep for the parser); they are invalid JSON to the client.
+HTTP_ERRORS = {400: "Invalid JSON body", 404: "Not found", 405: "Method not allowed"}
+BODY_UNPARSEABLE = [{"field": "body", "message": "Body could not be parsed as JSON"}]
 
 
 def success(
@@ -85,10 +89,27 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
     return failure(400, error, details)
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route on this path (Starlette names only the first route's).
+
+    Read from the OpenAPI document, which FastAPI builds once and caches.
+    """
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern, _, _ = compile_path(template)
+        if pattern.match(request.url.path):
+            methods.update(method.upper() for method in operations)
+    return ", ".join(sorted(methods))
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     error = HTTP_ERRORS.get(exc.status_code, str(exc.detail))
-    return failure(exc.status_code, error, headers=exc.headers)
+    details = BODY_UNPARSEABLE if exc.status_code == 400 else None
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return failure(exc.status_code, error, details, headers=headers)
 
 
 async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
