@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from scrapejobs.errors import ScrapeJobsError
 from scrapejobs.settings import DEFAULT_DATABASE_URL, Settings, parse_retry_delays
 
 __all__ = ["app", "main"]
@@ -126,9 +127,13 @@ def db_upgrade(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
         revision = asyncio.run(run())
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--database-url") from exc
+    except ScrapeJobsError as exc:
+        typer.echo(f"error: {exc.message}: {exc.details}", err=True)
+        raise typer.Exit(1) from exc
     typer.echo(f"database schema at revision {revision}")
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     app()

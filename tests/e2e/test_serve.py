@@ -144,6 +144,19 @@ def test_bad_options_fail_fast_with_a_usage_error() -> None:
         assert "Traceback" not in result.stderr
 
 
+def test_db_upgrade_on_an_unreachable_database_says_so_in_one_line() -> None:
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    result = subprocess.run(
+        scrapejobs("db", "upgrade", "--database-url", url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("error: Database unavailable")
+
+
 def test_python_dash_m_runs_the_cli() -> None:
     result = subprocess.run(
         [str(Path(scrapejobs()[0]).with_name("python")), "-m", "scrapejobs", "--help"],

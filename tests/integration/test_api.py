@@ -278,4 +278,6 @@ async def test_healthz_and_openapi(api: httpx.AsyncClient) -> None:
     }
     spec = (await api.get("/openapi.json")).json()
     assert "/api/scrape-jobs/{job_id}/retry" in spec["paths"]
+    assert "422" not in (await api.get("/openapi.json")).text
+    assert "400" in spec["paths"]["/api/scrape-jobs"]["post"]["responses"]
     assert (await api.get("/docs")).status_code == 200

@@ -40,10 +40,13 @@ async def upgrade(engine: AsyncEngine) -> None:
     def run(connection: sa.Connection) -> None:
         command.upgrade(_config(connection), "head")
 
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(**{WRITE: True})
-        await conn.run_sync(run)
-        await conn.commit()
+    try:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(**{WRITE: True})
+            await conn.run_sync(run)
+            await conn.commit()
+    except (sa.exc.DBAPIError, OSError) as exc:
+        raise StorageUnavailable("Database unavailable", str(exc).splitlines()[0]) from exc
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

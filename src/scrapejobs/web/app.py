@@ -16,7 +16,12 @@ from scrapejobs.manager import JobManager
 from scrapejobs.settings import Settings
 from scrapejobs.storage import migrate
 from scrapejobs.storage.store import JobStore
-from scrapejobs.web.envelope import failure, install_error_handlers, success
+from scrapejobs.web.envelope import (
+    document_envelope_errors,
+    failure,
+    install_error_handlers,
+    success,
+)
 from scrapejobs.web.jobs_api import router as jobs_router
 
 __all__ = ["create_app"]
@@ -74,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(jobs_router)
+    document_envelope_errors(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness, with a database check")
     async def healthz() -> JSONResponse:

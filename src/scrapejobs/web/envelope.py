@@ -125,6 +125,39 @@ async def _on_unexpected_error(_request: Request, exc: Exception) -> JSONRespons
     return failure(500, "Internal server error")
 
 
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["success", "error"],
+    "properties": {
+        "success": {"type": "boolean", "const": False},
+        "error": {"type": "string"},
+        "details": {},
+    },
+}
+
+
+def document_envelope_errors(app: FastAPI) -> None:
+    """Make /docs tell the truth: validation errors are 400 envelopes, never 422."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    if operation["responses"].pop("422", None) is None:
+                        continue
+                    operation["responses"]["400"] = {
+                        "description": "Invalid request (the seed's error envelope)",
+                        "content": {"application/json": {"schema": ERROR_SCHEMA}},
+                    }
+            schema["components"]["schemas"].pop("HTTPValidationError", None)
+            schema["components"]["schemas"].pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
