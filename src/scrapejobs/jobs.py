@@ -17,7 +17,7 @@ import enum
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -125,6 +125,23 @@ class Job:
     lease_expires_at: datetime | None = None
     version: int = 1
     """Bumped by every write; conditional updates compare it."""
+
+    def moved_to(self, status: JobStatus, now: datetime, **changes: Any) -> Job:
+        """This job after a transition to ``status`` at ``now`` (not a claim).
+
+        Any lease ends; ``completed_at`` records when a run ended for good
+        (completed, failed, cancelled) and is cleared otherwise.
+        """
+        ended = status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+        return replace(
+            self,
+            status=status,
+            updated_at=now,
+            completed_at=now if ended else None,
+            worker_id=None,
+            lease_expires_at=None,
+            **changes,
+        )
 
     @property
     def can_retry(self) -> bool:

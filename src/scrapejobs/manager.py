@@ -291,15 +291,7 @@ class JobManager:
         _check_transition(job, target, "report")
         actor = update.workerId or job.worker_id or "api"
         if target is JobStatus.COMPLETED:
-            done = replace(
-                edited,
-                status=JobStatus.COMPLETED,
-                error_message=None,
-                completed_at=now,
-                worker_id=None,
-                lease_expires_at=None,
-                updated_at=now,
-            )
+            done = edited.moved_to(JobStatus.COMPLETED, now, error_message=None)
             return done, [_event(job, EventKind.COMPLETED, actor, now, attempt=job.attempts)]
         failure = classify(
             update.error_message or "Job failed",
@@ -326,15 +318,8 @@ class JobManager:
                 metadata.pop(key, None)
             else:
                 metadata[key] = value
-        failed = replace(
-            edited,
-            status=JobStatus.FAILED,
-            error_message=failure.message,
-            metadata=metadata,
-            completed_at=now,
-            worker_id=None,
-            lease_expires_at=None,
-            updated_at=now,
+        failed = edited.moved_to(
+            JobStatus.FAILED, now, error_message=failure.message, metadata=metadata
         )
         failed_event = _event(
             job,
@@ -445,18 +430,14 @@ def _retry_refused(job: Job, limit_reached: bool, reason: str) -> RetryNotAllowe
 
 
 def _retried(job: Job, plan: RetryPlan, actor: str, now: datetime) -> tuple[Job, list[JobEvent]]:
-    new = replace(
-        job,
-        status=JobStatus.PENDING,
+    new = job.moved_to(
+        JobStatus.PENDING,
+        now,
         retry_count=plan.retry_count,
         scheduled_at=plan.scheduled_at,
         config=plan.config,
         metadata=plan.metadata,
         error_message=None,
-        completed_at=None,
-        worker_id=None,
-        lease_expires_at=None,
-        updated_at=now,
     )
     changes = {k: v for k, v in plan.config.items() if job.config.get(k) != v}
     details = {
@@ -503,12 +484,6 @@ def _edit_details(update: JobUpdate) -> dict[str, Any]:
 
 def _cancel(job: Job, edited: Job, actor: str, now: datetime) -> tuple[Job, list[JobEvent]]:
     _check_transition(job, JobStatus.CANCELLED, "cancel")
-    cancelled = replace(
-        edited,
-        status=JobStatus.CANCELLED,
-        completed_at=now,
-        worker_id=None,
-        lease_expires_at=None,
-    )
+    cancelled = edited.moved_to(JobStatus.CANCELLED, now)
     attempt = job.attempts if job.status is JobStatus.RUNNING else None
     return cancelled, [_event(job, EventKind.CANCELLED, actor, now, attempt=attempt)]
