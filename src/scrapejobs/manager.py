@@ -313,6 +313,7 @@ class JobManager:
         for key, value in (
             ("httpStatus", failure.http_status),
             ("retryAfter", failure.retry_after),
+            ("noRetryReason", None),
         ):
             if value is None:
                 metadata.pop(key, None)

@@ -170,6 +170,7 @@ class RetryPolicy:
             "retriedAt": timestamp(now),
             "retriedBy": actor,
         }
+        metadata.pop("noRetryReason", None)
         if error_type is ErrorType.FORBIDDEN:
             metadata["userAgentRotations"] = rotations + 1
         return RetryPlan(

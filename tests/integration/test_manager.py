@@ -65,6 +65,7 @@ async def test_not_found_is_not_retried_automatically(manager: JobManager) -> No
     # A person may still retry it: the site may have been fixed.
     retried = await manager.retry_job(job.id)
     assert retried.status is JobStatus.PENDING and retried.retry_count == 1
+    assert "noRetryReason" not in retried.metadata
 
 
 async def test_rate_limit_waits_for_retry_after_and_slows_down(
