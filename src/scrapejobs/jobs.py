@@ -7,7 +7,8 @@ States (CONTRACT section 4)::
 
     pending --claim--> running --report--> completed
        |                  |  \\--report--> failed --retry--> pending
-       |                  \\--lease expired--> failed (worker_lost)
+       |                  |\\--lease expired--> failed (worker_lost)
+       |                  \\--release (worker shutdown)--> pending, no retry spent
        \\------ cancel ------+--> cancelled
 """
 
@@ -70,6 +71,7 @@ TRANSITIONS: Mapping[tuple[JobStatus, JobStatus], str] = {
     (JobStatus.PENDING, JobStatus.RUNNING): "claim",
     (JobStatus.RUNNING, JobStatus.COMPLETED): "report",
     (JobStatus.RUNNING, JobStatus.FAILED): "report",
+    (JobStatus.RUNNING, JobStatus.PENDING): "release",
     (JobStatus.FAILED, JobStatus.PENDING): "retry",
     (JobStatus.PENDING, JobStatus.CANCELLED): "cancel",
     (JobStatus.RUNNING, JobStatus.CANCELLED): "cancel",
@@ -254,11 +256,15 @@ class EventKind(enum.StrEnum):
     """An attempt failed (a worker's report, or a lease that expired)."""
     RETRIED = "retried"
     """``failed -> pending`` by a retry, manual or automatic."""
+    RELEASED = "released"
+    """A stopping worker gave the job back without spending a retry."""
     CANCELLED = "cancelled"
 
 
 # Events that end an attempt, and the attempt's outcome they stand for.
-ATTEMPT_ENDINGS = frozenset({EventKind.COMPLETED, EventKind.FAILED, EventKind.CANCELLED})
+ATTEMPT_ENDINGS = frozenset(
+    {EventKind.COMPLETED, EventKind.FAILED, EventKind.RELEASED, EventKind.CANCELLED}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -254,6 +254,36 @@ class JobManager:
 
         return await self._mutate(job_id, step)
 
+    async def release(self, job_id: str, worker_id: str) -> Job:
+        """A stopping worker gives its job back: ``pending`` at once, no retry spent."""
+
+        def step(job: Job) -> tuple[Job, list[JobEvent]]:
+            _check_lease(job, worker_id)
+            now = self.clock()
+            released = job.moved_to(JobStatus.PENDING, now, scheduled_at=now)
+            return released, [_event(job, EventKind.RELEASED, worker_id, now, attempt=job.attempts)]
+
+        return await self._mutate(job_id, step)
+
+    async def record_pages(
+        self, job: Job, worker_id: str, pages: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Store pages of the attempt ``worker_id`` is running; LeaseLost if it no longer is."""
+        if not await self.store.add_pages(job.id, worker_id, job.attempts, pages):
+            raise LeaseLost("Worker does not hold the lease on this job", {"jobId": job.id})
+
+    async def pages_crawled(self, job: Job) -> int:
+        """Pages stored by the job's latest attempt (so far, while it runs)."""
+        return await self.store.page_count(job.id, job.attempts)
+
+    async def iter_pages(self, job: Job, *, chunk: int = 500) -> AsyncIterator[dict[str, Any]]:
+        """The latest attempt's pages in crawl order, read in chunks."""
+        after = 0
+        while rows := await self.store.pages_after(job.id, job.attempts, after, limit=chunk):
+            for row in rows:
+                yield row
+            after = rows[-1]["id"]
+
     async def reap_expired_leases(self) -> list[Job]:
         """Fail the running jobs whose worker stopped renewing (``worker_lost``)."""
         reaped = []
@@ -389,6 +419,7 @@ _STATUS_OF_EVENT = {
     EventKind.COMPLETED: JobStatus.COMPLETED,
     EventKind.FAILED: JobStatus.FAILED,
     EventKind.RETRIED: JobStatus.PENDING,
+    EventKind.RELEASED: JobStatus.PENDING,
     EventKind.CANCELLED: JobStatus.CANCELLED,
 }
 

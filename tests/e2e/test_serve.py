@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import make_url
 
+from scrapejobs.storage import migrate
 from tests.conftest import POSTGRES_URL, _create_database, _drop_database
 from tests.servers import free_port, scrapejobs, serve
 
@@ -126,7 +127,7 @@ def test_postgres_needs_db_upgrade_then_serves() -> None:
             timeout=60,
             check=True,
         )
-        assert "database schema at revision 0001" in upgraded.stdout
+        assert f"database schema at revision {migrate.head_revision()}" in upgraded.stdout
         with serve(url) as base:
             assert httpx.get(f"{base}/healthz").json()["data"]["database"] == "ok"
     finally:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+
+from scrapejobs.errors import LeaseLost
 
 JOBS = "/api/scrape-jobs"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -281,3 +286,70 @@ async def test_healthz_and_openapi(api: httpx.AsyncClient) -> None:
     assert "422" not in (await api.get("/openapi.json")).text
     assert "400" in spec["paths"]["/api/scrape-jobs"]["post"]["responses"]
     assert (await api.get("/docs")).status_code == 200
+
+
+def _page_row(n: int) -> dict[str, Any]:
+    return {
+        "url": f"https://example.com/{n}",
+        "final_url": f"https://example.com/{n}",
+        "status": 200,
+        "depth": min(n, 1),
+        "content_type": "text/html",
+        "title": f"Page {n}",
+        "text": "hello",
+        "links": 3,
+        "bytes": 1200,
+        "fetched_at": datetime(2024, 1, 1, 12, 0, n, tzinfo=UTC),
+        "error": None,
+    }
+
+
+async def test_results_stream_the_latest_attempts_pages(api: httpx.AsyncClient) -> None:
+    manager = api._transport.app.state.manager  # type: ignore[attr-defined]
+    job = await create(api, config={"autoRetry": False})
+    claimed = await manager.claim_next("w1")
+    await manager.record_pages(claimed, "w1", [_page_row(n) for n in range(3)])
+    assert (await api.get(f"{JOBS}/{job['id']}")).json()["data"]["pages_crawled"] == 3
+
+    lines = (await api.get(f"{JOBS}/{job['id']}/results?format=jsonl")).text.splitlines()
+    pages = [json.loads(line) for line in lines]
+    assert [p["url"] for p in pages] == [f"https://example.com/{n}" for n in range(3)]
+    assert pages[2]["fetched_at"] == "2024-01-01T12:00:02.000Z"
+    assert set(pages[0]) == {
+        "url",
+        "final_url",
+        "status",
+        "depth",
+        "content_type",
+        "title",
+        "text",
+        "links",
+        "bytes",
+        "fetched_at",
+        "error",
+    }
+    body = (await api.get(f"{JOBS}/{job['id']}/results")).json()
+    assert body["success"] is True and body["data"] == pages
+
+    # A new attempt starts with no pages; the export follows the latest attempt.
+    await report(api, job["id"], status="failed", error_message="Request timeout")
+    await api.post(f"{JOBS}/{job['id']}/retry")
+    await claim(api, "w1")
+    assert (await api.get(f"{JOBS}/{job['id']}/results")).json()["data"] == []
+
+
+async def test_results_refuse_bad_requests(api: httpx.AsyncClient) -> None:
+    job = await create(api)
+    bad = await api.get(f"{JOBS}/{job['id']}/results?format=xml")
+    assert bad.status_code == 400 and bad.json()["success"] is False
+    missing = await api.get(f"{JOBS}/{uuid.uuid4()}/results")
+    assert missing.json() == {"success": False, "error": "Job not found"}
+
+
+async def test_pages_from_a_worker_without_the_lease_are_refused(api: httpx.AsyncClient) -> None:
+    manager = api._transport.app.state.manager  # type: ignore[attr-defined]
+    await create(api)
+    claimed = await manager.claim_next("w1")
+    with pytest.raises(LeaseLost):
+        await manager.record_pages(claimed, "w2", [_page_row(0)])
+    assert await manager.pages_crawled(claimed) == 0

@@ -24,8 +24,11 @@ from scrapejobs.jobs import (
 
 S = JobStatus
 # CONTRACT section 4: "pending -> running -> completed | failed; pending | running ->
-# cancelled; failed -> pending only through a retry. Nothing else."
+# cancelled; failed -> pending only through a retry. Nothing else." Plus the crawler
+# issue's release: "On SIGTERM a worker ... releases its jobs (a released job goes back
+# to pending without spending a retry)".
 CONTRACT_TRANSITIONS = {
+    (S.RUNNING, S.PENDING, "release"),
     (S.PENDING, S.RUNNING, "claim"),
     (S.RUNNING, S.COMPLETED, "report"),
     (S.RUNNING, S.FAILED, "report"),
@@ -219,6 +222,7 @@ def test_attempts_failed_then_retried_then_completed() -> None:
     [
         (EventKind.COMPLETED, "completed"),
         (EventKind.FAILED, "failed"),
+        (EventKind.RELEASED, "released"),
         (EventKind.CANCELLED, "cancelled"),
     ],
 )

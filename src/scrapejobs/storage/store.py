@@ -10,7 +10,7 @@ disagree.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from scrapejobs.errors import StorageUnavailable
 from scrapejobs.jobs import EventKind, Job, JobEvent, JobStatus, JobType
 from scrapejobs.storage.database import WRITE, make_engine
-from scrapejobs.storage.tables import job_events, jobs
+from scrapejobs.storage.tables import job_events, jobs, pages
 
 __all__ = ["JobFilter", "JobStore"]
 
@@ -312,6 +312,47 @@ class JobStore:
         async with self._transaction() as conn:
             rows = (await conn.execute(statement)).all()
         return [_job(row) for row in rows]
+
+    async def add_pages(
+        self, job_id: str, worker_id: str, attempt: int, rows: Sequence[Mapping[str, Any]]
+    ) -> bool:
+        """Store pages of a running attempt; False (nothing stored) if the lease is gone."""
+        holder = sa.select(jobs.c.id).where(
+            jobs.c.id == job_id,
+            jobs.c.status == JobStatus.RUNNING.value,
+            jobs.c.worker_id == worker_id,
+            jobs.c.attempts == attempt,
+        )
+        values = [{**row, "job_id": job_id, "attempt": attempt} for row in rows]
+        async with self._transaction(write=True) as conn:
+            if (await conn.execute(holder)).first() is None:
+                return False
+            if values:
+                await conn.execute(pages.insert(), values)
+        return True
+
+    async def page_count(self, job_id: str, attempt: int) -> int:
+        statement = (
+            sa.select(sa.func.count())
+            .select_from(pages)
+            .where(pages.c.job_id == job_id, pages.c.attempt == attempt)
+        )
+        async with self._transaction() as conn:
+            return int((await conn.execute(statement)).scalar_one())
+
+    async def pages_after(
+        self, job_id: str, attempt: int, after_id: int, *, limit: int
+    ) -> list[dict[str, Any]]:
+        """One chunk of an attempt's pages in crawl order (keyset pagination on ``id``)."""
+        statement = (
+            pages.select()
+            .where(pages.c.job_id == job_id, pages.c.attempt == attempt, pages.c.id > after_id)
+            .order_by(pages.c.id)
+            .limit(limit)
+        )
+        async with self._transaction() as conn:
+            rows = (await conn.execute(statement)).all()
+        return [dict(row._mapping) for row in rows]
 
     async def delete_job(self, job: Job) -> bool:
         """Delete ``job`` if it is unchanged since it was read; its events go with it."""

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
-__all__ = ["UTCDateTime", "job_events", "jobs", "metadata"]
+__all__ = ["UTCDateTime", "job_events", "jobs", "metadata", "pages"]
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -113,4 +113,27 @@ job_events = sa.Table(
     sa.Column("details", JSONDocument),
     sa.Index("ix_job_events_job", "job_id", "id"),
     sa.Index("ix_job_events_event_at", "event", "at"),
+)
+
+# The pages each attempt crawled; results are the latest attempt's pages.
+pages = sa.Table(
+    "pages",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("final_url", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer),
+    sa.Column("depth", sa.Integer, nullable=False),
+    sa.Column("content_type", sa.String(200)),
+    sa.Column("title", sa.Text),
+    sa.Column("text", sa.Text),
+    sa.Column("links", sa.Integer, nullable=False),
+    sa.Column("bytes", sa.Integer, nullable=False),
+    sa.Column("fetched_at", UTCDateTime, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_pages_job_attempt", "job_id", "attempt", "id"),
 )

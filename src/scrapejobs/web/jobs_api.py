@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field, StrictStr, field_validator
 
 from scrapejobs.errors import StorageUnavailable
@@ -24,7 +26,7 @@ from scrapejobs.schemas import (
 )
 from scrapejobs.storage.store import JobFilter
 from scrapejobs.web.envelope import failure, success
-from scrapejobs.web.serialize import job_json
+from scrapejobs.web.serialize import job_json, page_json
 
 __all__ = ["router"]
 
@@ -114,7 +116,34 @@ async def bulk_retry(manager: Manager, body: BulkRetryRequest) -> JSONResponse:
 @router.get("/{job_id}", summary="One job with its attempt history")
 async def get_job(manager: Manager, job_id: str) -> JSONResponse:
     job = await manager.get_job(job_id)
-    return success(job_json(job, await manager.get_attempts(job.id)))
+    attempts = await manager.get_attempts(job.id)
+    return success(job_json(job, attempts, await manager.pages_crawled(job)))
+
+
+class ResultsQuery(StrictModel):
+    format: Literal["json", "jsonl"] = "json"
+
+
+@router.get("/{job_id}/results", summary="The pages the job's latest attempt crawled")
+async def results(
+    manager: Manager, job_id: str, query: Annotated[ResultsQuery, Query()]
+) -> StreamingResponse:
+    """Streamed: ``json`` in the envelope, or ``jsonl`` with one page per line."""
+    job = await manager.get_job(job_id)
+    lines = (json.dumps(page_json(row)) async for row in manager.iter_pages(job))
+    if query.format == "jsonl":
+        body = (line + "\n" async for line in lines)
+        return StreamingResponse(body, media_type="application/x-ndjson")
+    return StreamingResponse(_json_envelope(lines), media_type="application/json")
+
+
+async def _json_envelope(items: AsyncIterator[str]) -> AsyncIterator[str]:
+    yield '{"success": true, "data": ['
+    separator = ""
+    async for item in items:
+        yield separator + item
+        separator = ","
+    yield "]}"
 
 
 @router.patch("/{job_id}", summary="Edit, cancel, or report an attempt's outcome")

@@ -8,14 +8,16 @@ from typing import Any
 
 from scrapejobs.jobs import Attempt, Job, timestamp
 
-__all__ = ["attempt_json", "job_json"]
+__all__ = ["attempt_json", "job_json", "page_json"]
 
 
 def _ts(moment: datetime | None) -> str | None:
     return timestamp(moment) if moment is not None else None
 
 
-def job_json(job: Job, attempts: list[Attempt] | None = None) -> dict[str, Any]:
+def job_json(
+    job: Job, attempts: list[Attempt] | None = None, pages_crawled: int | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": job.id,
         "domain": job.domain,
@@ -35,9 +37,33 @@ def job_json(job: Job, attempts: list[Attempt] | None = None) -> dict[str, Any]:
         "worker_id": job.worker_id,
         "lease_expires_at": _ts(job.lease_expires_at),
     }
+    if pages_crawled is not None:
+        body["pages_crawled"] = pages_crawled
     if attempts is not None:
         body["attempts"] = [attempt_json(attempt) for attempt in attempts]
     return body
+
+
+PAGE_FIELDS = (
+    "url",
+    "final_url",
+    "status",
+    "depth",
+    "content_type",
+    "title",
+    "text",
+    "links",
+    "bytes",
+    "fetched_at",
+    "error",
+)
+
+
+def page_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored page as the results export shows it."""
+    page = {name: row[name] for name in PAGE_FIELDS}
+    page["fetched_at"] = _ts(row["fetched_at"])
+    return page
 
 
 def attempt_json(attempt: Attempt) -> dict[str, Any]:
