@@ -27,10 +27,18 @@ def scrapejobs(*args: str) -> list[str]:
 
 
 @contextmanager
-def serve(database_url: str, *extra: str, log: Path | None = None) -> Iterator[str]:
-    """Run ``scrapejobs serve`` on a free port until the block ends; yields its base URL."""
+def serve(
+    database_url: str, *extra: str, workers: int = 0, log: Path | None = None
+) -> Iterator[str]:
+    """Run ``scrapejobs serve`` on a free port until the block ends; yields its base URL.
+
+    No embedded workers unless asked: API tests drive claims themselves.
+    """
     port = free_port()
-    command = scrapejobs("serve", "--port", str(port), "--database-url", database_url, *extra)
+    command = scrapejobs(
+        *("serve", "--port", str(port), "--database-url", database_url),
+        *("--workers", str(workers), *extra),
+    )
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)

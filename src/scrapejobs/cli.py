@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from typing import Annotated
 
 import typer
@@ -66,8 +67,25 @@ AllowPrivate = Annotated[
 ]
 
 
+ShutdownGrace = Annotated[
+    float,
+    typer.Option(
+        "--shutdown-grace",
+        min=0,
+        max=3600,
+        envvar=_env("shutdown-grace"),
+        help="On SIGTERM, seconds to let running crawls finish before releasing their jobs.",
+    ),
+]
+
+
 def _settings(
-    database_url: str, retry_delays: str, lease_seconds: int, allow_private: bool, workers: int = 0
+    database_url: str,
+    retry_delays: str,
+    lease_seconds: int,
+    allow_private: bool,
+    workers: int,
+    shutdown_grace: float,
 ) -> Settings:
     try:
         return Settings(
@@ -76,6 +94,7 @@ def _settings(
             lease_seconds=lease_seconds,
             allow_private_networks=allow_private,
             workers=workers,
+            shutdown_grace=shutdown_grace,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -89,24 +108,64 @@ def serve(
     workers: Annotated[
         int,
         typer.Option(
-            min=0,
-            max=0,
-            envvar=_env("workers"),
-            help="Embedded crawl workers (they arrive with the crawler; 0 until then).",
+            min=0, max=256, envvar=_env("workers"), help="Embedded crawl workers (0 = API only)."
         ),
-    ] = 0,
+    ] = 2,
     retry_delays: RetryDelays = "60,300,900",
     lease_seconds: LeaseSeconds = 60,
     allow_private_networks: AllowPrivate = False,
+    shutdown_grace: ShutdownGrace = 10.0,
     log_level: Annotated[str, typer.Option(envvar=_env("log-level"))] = "info",
 ) -> None:
-    """Serve the API (and, with the crawler, the dashboard and workers)."""
+    """Serve the API with embedded crawl workers."""
     import uvicorn
 
     from scrapejobs.web import create_app
 
-    settings = _settings(database_url, retry_delays, lease_seconds, allow_private_networks, workers)
+    settings = _settings(
+        database_url, retry_delays, lease_seconds, allow_private_networks, workers, shutdown_grace
+    )
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+
+
+@app.command()
+def worker(
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=256, envvar=_env("concurrency"), help="Jobs at a time.")
+    ] = 2,
+    retry_delays: RetryDelays = "60,300,900",
+    lease_seconds: LeaseSeconds = 60,
+    allow_private_networks: AllowPrivate = False,
+    shutdown_grace: ShutdownGrace = 10.0,
+) -> None:
+    """A standalone worker: claims jobs from the database and crawls them until SIGTERM."""
+    settings = _settings(
+        database_url,
+        retry_delays,
+        lease_seconds,
+        allow_private_networks,
+        concurrency,
+        shutdown_grace,
+    )
+    try:
+        asyncio.run(_work(settings))
+    except ScrapeJobsError as exc:
+        typer.echo(f"error: {exc.message}: {exc.details}", err=True)
+        raise typer.Exit(1) from exc
+
+
+async def _work(settings: Settings) -> None:
+    """Run workers (and a lease reaper) until SIGTERM or SIGINT."""
+    from scrapejobs.service import running_service
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_service(settings, workers=settings.workers):
+        logging.getLogger(__name__).info("worker running until SIGTERM")
+        await stop.wait()
 
 
 @db_app.command("upgrade")

@@ -478,7 +478,14 @@ def _retried(job: Job, plan: RetryPlan, actor: str, now: datetime) -> tuple[Job,
         "configChanges": changes,
     }
     event = _event(job, EventKind.RETRIED, actor, now, to_status=JobStatus.PENDING, details=details)
-    return new, [replace(event, retry_count=plan.retry_count)]
+    # The retry row names the failure it answers, so analytics can group retries by it.
+    answered = {
+        "retry_count": plan.retry_count,
+        "error_message": job.error_message,
+        "error_type": job.metadata.get("errorType"),
+        "failure_pattern": job.metadata.get("failurePattern"),
+    }
+    return new, [replace(event, **answered)]
 
 
 def _merge_config(config: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

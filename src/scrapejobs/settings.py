@@ -31,6 +31,7 @@ class Settings:
     lease_seconds: int = 60
     allow_private_networks: bool = False
     workers: int = 0
+    shutdown_grace: float = 10.0
     policy: RetryPolicy = field(init=False)
 
     def __post_init__(self) -> None:
@@ -39,6 +40,8 @@ class Settings:
             raise ValueError("lease seconds must be at least 1")
         if self.workers < 0:
             raise ValueError("workers must be 0 or more")
+        if not 0 <= self.shutdown_grace <= 3600:
+            raise ValueError("shutdown grace must be 0 to 3600 seconds")
         object.__setattr__(self, "policy", RetryPolicy(delays=self.retry_delays))
 
     @property

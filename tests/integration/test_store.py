@@ -85,9 +85,17 @@ async def test_save_is_conditional_on_the_version_read(
 
 async def test_every_transition_writes_an_event(manager: JobManager) -> None:
     job = await failed_job(manager)
-    await manager.retry_job(job.id)
-    kinds = [event.event for event in await manager.get_events(job.id)]
+    await manager.retry_job(job.id, actor="ops")
+    events = await manager.get_events(job.id)
+    kinds = [event.event for event in events]
     assert kinds == [EventKind.CREATED, EventKind.STARTED, EventKind.FAILED, EventKind.RETRIED]
+    retried = events[-1]
+    assert (retried.actor, retried.retry_count, retried.error_type, retried.error_message) == (
+        "ops",
+        1,
+        "timeout",
+        "Request timeout",
+    )
 
 
 async def test_delete_removes_the_history_too(manager: JobManager, store: JobStore) -> None:
