@@ -1,0 +1,85 @@
+"""The running service: store, manager, lease reaper and (optionally) workers, as one unit.
+
+``scrapejobs serve`` wraps it around the HTTP app; ``scrapejobs worker``
+runs it alone. Shutting it down stops the workers first (they finish or
+release their jobs), then the reaper, then closes the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from scrapejobs.errors import StorageUnavailable
+from scrapejobs.manager import JobManager
+from scrapejobs.settings import Settings
+from scrapejobs.storage import migrate
+from scrapejobs.storage.store import JobStore
+
+__all__ = ["open_store", "running_service"]
+
+log = logging.getLogger(__name__)
+
+
+async def open_store(settings: Settings) -> JobStore:
+    """Open the database; migrate SQLite on start, check PostgreSQL's revision."""
+    store = JobStore.from_url(settings.database_url)
+    try:
+        if settings.is_sqlite:
+            await migrate.upgrade(store.engine)
+        else:
+            await migrate.check_schema(store.engine)
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+async def reap_leases_forever(manager: JobManager, interval: float) -> None:
+    """Fail jobs whose worker stopped renewing its lease, every ``interval`` seconds."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            for job in await manager.reap_expired_leases():
+                log.warning("job %s: lease expired, worker lost (now %s)", job.id, job.status)
+        except StorageUnavailable as exc:
+            log.error("lease reaper: %s (%s)", exc.message, exc.details)
+
+
+@asynccontextmanager
+async def _working(manager: JobManager, settings: Settings, workers: int) -> AsyncIterator[None]:
+    """Embedded workers; on exit they finish or release their jobs."""
+    from scrapejobs.crawler import AddressPolicy, Crawler
+    from scrapejobs.worker import Worker
+
+    crawler = Crawler(policy=AddressPolicy(allow_private_networks=settings.allow_private_networks))
+    worker = Worker(manager, crawler, concurrency=workers, shutdown_grace=settings.shutdown_grace)
+    running = asyncio.create_task(worker.run())
+    try:
+        yield
+    finally:
+        worker.stop()
+        await running
+        await crawler.close()
+
+
+@asynccontextmanager
+async def running_service(settings: Settings, *, workers: int) -> AsyncIterator[JobManager]:
+    """Everything but HTTP, running until the block ends."""
+    store = await open_store(settings)
+    manager = JobManager(store, settings.policy, lease_seconds=settings.lease_seconds)
+    reaper = asyncio.create_task(reap_leases_forever(manager, settings.reap_interval))
+    try:
+        if workers:
+            async with _working(manager, settings, workers):
+                yield manager
+        else:
+            yield manager
+    finally:
+        reaper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reaper
+        await store.close()
