@@ -39,3 +39,13 @@ lint: $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
+
+# The crawl benchmark (bench/README.md): nginx from Debian, Scrapy from the `bench` extra.
+# Options go in BENCH_ARGS, e.g. `make bench BENCH_ARGS="--rounds 5 --write-docs"`.
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: $(BIN)/python
+	test -x /usr/sbin/nginx || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/crawl_vs_scrapy.py $(BENCH_ARGS)

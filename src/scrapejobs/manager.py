@@ -479,13 +479,14 @@ def _retried(job: Job, plan: RetryPlan, actor: str, now: datetime) -> tuple[Job,
     }
     event = _event(job, EventKind.RETRIED, actor, now, to_status=JobStatus.PENDING, details=details)
     # The retry row names the failure it answers, so analytics can group retries by it.
-    answered = {
-        "retry_count": plan.retry_count,
-        "error_message": job.error_message,
-        "error_type": job.metadata.get("errorType"),
-        "failure_pattern": job.metadata.get("failurePattern"),
-    }
-    return new, [replace(event, **answered)]
+    answered = replace(
+        event,
+        retry_count=plan.retry_count,
+        error_message=job.error_message,
+        error_type=job.metadata.get("errorType"),
+        failure_pattern=job.metadata.get("failurePattern"),
+    )
+    return new, [answered]
 
 
 def _merge_config(config: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

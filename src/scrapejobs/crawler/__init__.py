@@ -1,0 +1,36 @@
+"""The crawler: the only part of scrapejobs that knows aiohttp, HTML and robots.txt.
+
+``Crawler.crawl(spec, on_pages)`` runs one attempt of a job (CONTRACT 7)
+and either returns a :class:`CrawlSummary` or raises :class:`CrawlFailed`
+with a classified :class:`~scrapejobs.failures.Failure`.
+
+Modules, from the edge inwards::
+
+    guard     the SSRF address policy, the guarded resolver, IP-literal checks
+    errors    aiohttp exceptions and HTTP statuses -> Failure; Retry-After
+    fetch     one GET: guard, manual redirects, size cap
+    urls      start URL, normalisation, cached link resolution
+    parse     HTML -> title, text, links (selectolax)
+    robots    robots.txt (protego)
+    sitemap   sitemap and sitemap-index reading
+    pacing    delay / Crawl-delay / slow-down on 429 and 503
+    retries   in-crawl retries of transient failures
+    pages     page records
+    batch     batches of pages to the caller
+    run       one crawl: frontier and workers
+    crawl     the Crawler: the shared session
+"""
+
+from scrapejobs.crawler.crawl import Crawler
+from scrapejobs.crawler.guard import AddressPolicy, BlockedAddress
+from scrapejobs.crawler.model import CrawlFailed, CrawlSpec, CrawlSummary, Page
+
+__all__ = [
+    "AddressPolicy",
+    "BlockedAddress",
+    "CrawlFailed",
+    "CrawlSpec",
+    "CrawlSummary",
+    "Crawler",
+    "Page",
+]

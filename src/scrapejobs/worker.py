@@ -1,0 +1,222 @@
+"""Workers: claim a job, crawl it, store its pages, report; renew the lease meanwhile.
+
+The same :class:`Worker` runs embedded in ``scrapejobs serve --workers N``
+and alone in ``scrapejobs worker --concurrency N``; both claim straight from
+the database through the :class:`~scrapejobs.manager.JobManager`.
+
+What happens to a job the worker holds:
+
+* the crawl ends          -> report ``completed`` (or ``failed`` with the
+  crawler's classified failure; the retry policy decides in the same step);
+* the lease is lost       -> (job cancelled, or reaped after a stall) the
+  heartbeat or a page write says so and the crawl is cancelled; nothing is
+  reported, the job already moved on;
+* the worker is stopped   -> it stops claiming, gives running crawls
+  ``shutdown_grace`` seconds, then cancels them and releases their jobs
+  (``pending`` again, no retry spent);
+* the worker is killed    -> nothing runs here any more: the lease expires
+  and the reaper of any server or worker fails the job as ``worker_lost``.
+
+Database faults while reporting are retried until the lease would expire;
+after that the reaper takes over, so no job is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from scrapejobs.crawler import Crawler, CrawlFailed, CrawlSpec, Page
+from scrapejobs.errors import JobConflict, JobNotFound, StorageUnavailable
+from scrapejobs.failures import ErrorType, Failure
+from scrapejobs.jobs import Job
+from scrapejobs.manager import JobManager
+from scrapejobs.schemas import JobUpdate
+
+__all__ = ["Worker", "default_worker_id"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_ERROR_MESSAGE = 10_000
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(eq=False)
+class _Run:
+    """A job this worker is crawling, and why its crawl was cancelled (if it was)."""
+
+    job: Job
+    crawl: asyncio.Task[Any] | None = None
+    cancelled_because: str | None = None
+    stop_heartbeat: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Worker:
+    """Runs up to ``concurrency`` jobs at a time until :meth:`stop`."""
+
+    def __init__(
+        self,
+        manager: JobManager,
+        crawler: Crawler,
+        *,
+        concurrency: int = 2,
+        worker_id: str | None = None,
+        poll_interval: float = 0.5,
+        shutdown_grace: float = 10.0,
+    ) -> None:
+        self.manager = manager
+        self.crawler = crawler
+        self.concurrency = concurrency
+        self.worker_id = worker_id or default_worker_id()
+        self.poll_interval = poll_interval
+        self.shutdown_grace = shutdown_grace
+        self._stopping = asyncio.Event()
+        self._runs: set[_Run] = set()
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return max(0.2, self.manager.lease_seconds / 3)
+
+    def stop(self) -> None:
+        """Stop claiming; :meth:`run` then finishes or releases what it holds and returns."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        slots = [asyncio.create_task(self._slot()) for _ in range(self.concurrency)]
+        await self._stopping.wait()
+        _, pending = await asyncio.wait(slots, timeout=self.shutdown_grace)
+        for run in list(self._runs):
+            self._cancel(run, "shutdown")
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _slot(self) -> None:
+        """One claim-crawl-report loop; ``concurrency`` of them run side by side."""
+        idle = self.poll_interval
+        while not self._stopping.is_set():
+            try:
+                job = await self.manager.claim_next(self.worker_id)
+            except StorageUnavailable as exc:
+                log.error("worker %s: cannot claim: %s", self.worker_id, exc.details)
+                job = None
+            if job is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), idle)
+                idle = min(idle * 2, 5 * self.poll_interval)
+                continue
+            idle = self.poll_interval
+            await self._run_job(job)
+
+    async def _run_job(self, job: Job) -> None:
+        run = _Run(job)
+        self._runs.add(run)
+        heartbeat = asyncio.create_task(self._heartbeat(run))
+        try:
+            run.crawl = asyncio.create_task(self._crawl(run))
+            await asyncio.wait({run.crawl})
+            await self._finish(run)
+        finally:
+            run.stop_heartbeat.set()
+            await heartbeat
+            self._runs.discard(run)
+
+    async def _crawl(self, run: _Run) -> int:
+        spec = CrawlSpec(run.job.job_type.value, run.job.domain, run.job.config)
+
+        async def store(pages: list[Page]) -> None:
+            rows = [page.as_dict() for page in pages]
+            await self._persist(lambda: self.manager.record_pages(run.job, self.worker_id, rows))
+
+        summary = await self.crawler.crawl(spec, store)
+        return summary.pages
+
+    async def _finish(self, run: _Run) -> None:
+        assert run.crawl is not None
+        job, crawl = run.job, run.crawl
+        if crawl.cancelled():
+            if run.cancelled_because == "shutdown":
+                await self._quietly(self.manager.release(job.id, self.worker_id))
+                log.info("worker %s: released job %s", self.worker_id, job.id)
+            return
+        error = crawl.exception()
+        if isinstance(error, JobConflict | JobNotFound):  # lease lost while storing pages
+            return
+        if error is None:
+            update = {"status": "completed", "metadata": {"pagesCrawled": crawl.result()}}
+        else:
+            update = _failure_report(error)
+        report = JobUpdate.model_validate({**update, "workerId": self.worker_id})
+        await self._quietly(self._persist(lambda: self.manager.update_job(job.id, report)))
+
+    async def _heartbeat(self, run: _Run) -> None:
+        """Renew the lease; when it is gone (cancelled, reaped), cancel the crawl."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(run.stop_heartbeat.wait(), self.heartbeat_interval)
+                return
+            try:
+                await self.manager.heartbeat(run.job.id, self.worker_id)
+            except (JobConflict, JobNotFound):
+                log.warning("worker %s: lost the lease on job %s", self.worker_id, run.job.id)
+                self._cancel(run, "lease lost")
+                return
+            except StorageUnavailable as exc:
+                log.error("worker %s: heartbeat failed: %s", self.worker_id, exc.details)
+
+    def _cancel(self, run: _Run, reason: str) -> None:
+        if run.crawl is not None and not run.crawl.done():
+            run.cancelled_because = run.cancelled_because or reason
+            run.crawl.cancel()
+
+    async def _persist(self, write: Callable[[], Awaitable[T]]) -> T:
+        """Retry a write while the database is unavailable, for about one lease."""
+        delay, waited = 0.2, 0.0
+        while True:
+            try:
+                return await write()
+            except StorageUnavailable:
+                if waited >= self.manager.lease_seconds:
+                    raise
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 5.0)
+
+    async def _quietly(self, write: Awaitable[Any]) -> None:
+        """A report that cannot land is left to the lease reaper; the job is not lost."""
+        try:
+            await write
+        except (JobConflict, JobNotFound) as exc:
+            log.warning("worker %s: report refused: %s", self.worker_id, exc.message)
+        except StorageUnavailable as exc:
+            log.error("worker %s: report failed, lease will expire: %s", self.worker_id, exc)
+
+
+def _failure_report(error: BaseException) -> dict[str, Any]:
+    """The PATCH body for a failed attempt, from the crawler's classified failure."""
+    if isinstance(error, CrawlFailed):
+        failure = error.failure
+    else:  # a bug or an unexpected library error: still a failed attempt, retried
+        log.error("crawl raised %r", error, exc_info=error)
+        failure = Failure(ErrorType.UNKNOWN, f"{type(error).__name__}: {error}")
+    # Messages may carry what a server sent: keep only what the store accepts.
+    message = failure.message.replace("\x00", "").encode("utf-8", "replace").decode()
+    report: dict[str, Any] = {
+        "status": "failed",
+        "error_message": message[:MAX_ERROR_MESSAGE] or failure.error_type.value,
+        "errorType": failure.error_type,
+    }
+    if failure.http_status is not None:
+        report["httpStatus"] = failure.http_status
+    if failure.retry_after is not None:
+        report["retryAfter"] = min(float(failure.retry_after), 86_400.0)
+    return report

@@ -1,0 +1,193 @@
+"""Workers crawling real local sites, on SQLite and PostgreSQL: the retry policy in action."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from aiohttp import web
+
+from scrapejobs.crawler import AddressPolicy, Crawler
+from scrapejobs.jobs import DEFAULT_USER_AGENT, Job, JobStatus
+from scrapejobs.manager import JobManager
+from scrapejobs.retry import RetryPolicy
+from scrapejobs.storage.store import JobStore
+from scrapejobs.worker import Worker
+from tests.factories import job_request
+from tests.sites import Site, html, page, serve_site, statuses
+
+
+@dataclass
+class Rig:
+    manager: JobManager
+    worker: Worker
+    site: Site
+
+    async def submit(self, **fields: object) -> Job:
+        job, _ = await self.manager.create_job(job_request(domain=self.site.origin, **fields))
+        return job
+
+    async def wait_until(self, job_id: str, *wanted: JobStatus, patience: float = 60) -> Job:
+        deadline = time.monotonic() + patience
+        while (job := await self.manager.get_job(job_id)).status not in wanted:
+            assert time.monotonic() < deadline, f"job stayed {job.status}"
+            await asyncio.sleep(0.05)
+        return job
+
+
+@pytest.fixture
+async def rig(database_url: str) -> AsyncIterator[Rig]:
+    store = JobStore.from_url(database_url)
+    # Short backoff so that automatic retries happen within the test.
+    manager = JobManager(store, RetryPolicy(delays=(0.2,), jitter=0.0), lease_seconds=3)
+    crawler = Crawler(policy=AddressPolicy(allow_private_networks=True))
+    worker = Worker(manager, crawler, concurrency=2, poll_interval=0.05, shutdown_grace=0)
+    async with serve_site(Site()) as site:
+        running = asyncio.create_task(worker.run())
+        try:
+            yield Rig(manager, worker, site)
+        finally:
+            worker.stop()
+            await running
+            await crawler.close()
+            await store.close()
+
+
+def link_tree(site: Site, fanout: int = 3, depth: int = 2) -> int:
+    """Pages / -> /p1.. -> /p1-1..; returns how many there are."""
+    count = 0
+
+    def add(path: str, level: int) -> None:
+        nonlocal count
+        count += 1
+        children = [] if level == depth else [f"{path.rstrip('/')}/{n}" for n in range(fanout)]
+        links = "".join(f'<a href="{child}">{child}</a>' for child in children)
+        site.routes[path] = page(links, title=f"page {path}")
+        for child in children:
+            add(child, level + 1)
+
+    add("/", 0)
+    return count
+
+
+async def test_a_crawl_stores_every_page_and_completes(rig: Rig) -> None:
+    total = link_tree(rig.site, fanout=3, depth=2)
+    job = await rig.submit(config={"depth": 2, "maxPages": 100})
+    done = await rig.wait_until(job.id, JobStatus.COMPLETED, JobStatus.FAILED)
+    assert done.status is JobStatus.COMPLETED
+    assert done.metadata["pagesCrawled"] == total == 13
+    pages = [row async for row in rig.manager.iter_pages(done)]
+    assert len(pages) == total
+    assert {row["depth"] for row in pages} == {0, 1, 2}
+    assert pages[0]["url"].rstrip("/") == rig.site.origin
+    assert pages[0]["title"] == "page /"
+    assert await rig.manager.pages_crawled(done) == total
+
+
+async def test_a_flaky_503_recovers_to_completed(rig: Rig) -> None:
+    # More 503s than the in-crawl retries absorb: the attempt fails, the job is retried.
+    rig.site.routes["/"] = statuses(503, 503, 503)
+    job = await rig.submit(config={"depth": 0})
+    done = await rig.wait_until(job.id, JobStatus.COMPLETED, JobStatus.FAILED)
+    assert done.status is JobStatus.COMPLETED
+    assert done.retry_count == 1
+    attempts = await rig.manager.get_attempts(job.id)
+    assert [(a.outcome, a.errorType) for a in attempts] == [
+        ("failed", "service_unavailable"),
+        ("completed", None),
+    ]
+    assert attempts[0].httpStatus == 503
+
+
+async def test_a_timeout_is_retried_with_a_longer_timeout(rig: Rig) -> None:
+    async def slow(_request: web.Request) -> web.Response:
+        await asyncio.sleep(1.3)
+        return html("slow but there")
+
+    rig.site.routes["/"] = slow
+    job = await rig.submit(config={"depth": 0, "timeout": 1000})
+    done = await rig.wait_until(job.id, JobStatus.COMPLETED, JobStatus.FAILED)
+    assert done.status is JobStatus.COMPLETED
+    assert done.config["timeout"] == 1500
+    first = (await rig.manager.get_attempts(job.id))[0]
+    assert (first.outcome, first.errorType, first.failurePattern) == (
+        "failed",
+        "timeout",
+        "network_connectivity",
+    )
+
+
+async def test_a_429_with_retry_after_is_not_fetched_again_before_it(rig: Rig) -> None:
+    rig.site.routes["/"] = statuses(429, headers={"Retry-After": "4"})
+    job = await rig.submit(config={"depth": 0})
+    done = await rig.wait_until(job.id, JobStatus.COMPLETED, JobStatus.FAILED)
+    assert done.status is JobStatus.COMPLETED
+    first, second = rig.site.hits_of("/")[:2]
+    assert second.at - first.at >= 4.0
+
+
+async def test_a_403_is_retried_with_another_user_agent(rig: Rig) -> None:
+    async def picky(request: web.Request) -> web.Response:
+        if request.headers.get("User-Agent") == DEFAULT_USER_AGENT:
+            return web.Response(status=403, text="no bots")
+        return html("welcome")
+
+    rig.site.routes["/"] = picky
+    job = await rig.submit(config={"depth": 0})
+    done = await rig.wait_until(job.id, JobStatus.COMPLETED, JobStatus.FAILED)
+    assert done.status is JobStatus.COMPLETED
+    agents = [hit.user_agent for hit in rig.site.hits_of("/")]
+    assert agents[0] == DEFAULT_USER_AGENT
+    assert agents[-1] != DEFAULT_USER_AGENT
+    assert done.config["userAgent"] == agents[-1]
+
+
+async def test_a_404_is_not_retried_automatically(rig: Rig) -> None:
+    job = await rig.submit(config={"depth": 0})  # the site has no routes: / is a 404
+    done = await rig.wait_until(job.id, JobStatus.FAILED, JobStatus.COMPLETED)
+    assert done.status is JobStatus.FAILED
+    assert done.retry_count == 0
+    assert done.metadata["errorType"] == "not_found"
+    assert done.metadata["httpStatus"] == 404
+    assert len(rig.site.hits_of("/")) == 1
+
+
+async def _slow_site(rig: Rig) -> asyncio.Event:
+    """/ links to 50 pages that each take 0.2 s; returns an event set on the first page."""
+    started = asyncio.Event()
+
+    async def slow(_request: web.Request) -> web.Response:
+        started.set()
+        await asyncio.sleep(0.2)
+        return html("slow")
+
+    rig.site.routes["/"] = page("".join(f'<a href="/s{n}">s</a>' for n in range(50)))
+    for n in range(50):
+        rig.site.routes[f"/s{n}"] = slow
+    return started
+
+
+async def test_cancelling_a_running_job_stops_its_crawl(rig: Rig) -> None:
+    started = await _slow_site(rig)
+    job = await rig.submit(config={"depth": 1, "maxConcurrentRequests": 1})
+    await asyncio.wait_for(started.wait(), 30)
+    await rig.manager.cancel_job(job.id)
+    await asyncio.sleep(rig.worker.heartbeat_interval * 3)
+    hits = len(rig.site.hits)
+    await asyncio.sleep(rig.worker.heartbeat_interval * 2)
+    assert len(rig.site.hits) == hits, "the crawl went on after the cancel"
+    assert (await rig.manager.get_job(job.id)).status is JobStatus.CANCELLED
+
+
+async def test_stopping_the_worker_releases_its_jobs(rig: Rig) -> None:
+    started = await _slow_site(rig)
+    job = await rig.submit(config={"depth": 1, "maxConcurrentRequests": 1})
+    await asyncio.wait_for(started.wait(), 30)
+    rig.worker.stop()
+    released = await rig.wait_until(job.id, JobStatus.PENDING)
+    assert released.retry_count == 0
+    [attempt] = await rig.manager.get_attempts(job.id)
+    assert attempt.outcome == "released"

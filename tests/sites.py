@@ -1,0 +1,80 @@
+"""Scripted local web sites for worker tests: real aiohttp servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Hit:
+    path: str
+    at: float
+    user_agent: str
+
+
+@dataclass
+class Site:
+    """A site whose routes a test scripts; it records every request it gets."""
+
+    routes: dict[str, Handler] = field(default_factory=dict)
+    hits: list[Hit] = field(default_factory=list)
+    origin: str = ""
+
+    def hits_of(self, path: str) -> list[Hit]:
+        return [hit for hit in self.hits if hit.path == path]
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        self.hits.append(Hit(request.path, time.monotonic(), request.headers.get("User-Agent", "")))
+        handler = self.routes.get(request.path)
+        if handler is None:
+            return web.Response(status=404, text="not found")
+        return await handler(request)
+
+
+def html(body: str, title: str = "page") -> web.Response:
+    page = f"<html><head><title>{title}</title></head><body>{body}</body></html>"
+    return web.Response(text=page, content_type="text/html")
+
+
+def page(body: str = "", title: str = "page") -> Handler:
+    async def handler(_request: web.Request) -> web.Response:
+        return html(body, title)
+
+    return handler
+
+
+def statuses(
+    *codes: int, headers: dict[str, str] | None = None, then: Handler | None = None
+) -> Handler:
+    """Answer with each status in turn, then with ``then`` (a page by default) for ever."""
+    queue = list(codes)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if queue:
+            return web.Response(status=queue.pop(0), headers=headers, text="error")
+        return await (then or page())(request)
+
+    return handler
+
+
+@asynccontextmanager
+async def serve_site(site: Site) -> AsyncIterator[Site]:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", site._dispatch)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    await tcp.start()
+    port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    site.origin = f"http://127.0.0.1:{port}"
+    try:
+        yield site
+    finally:
+        await runner.cleanup()
