@@ -50,20 +50,6 @@ def page(body: str = "", title: str = "page") -> Handler:
     return handler
 
 
-def statuses(
-    *codes: int, headers: dict[str, str] | None = None, then: Handler | None = None
-) -> Handler:
-    """Answer with each status in turn, then with ``then`` (a page by default) for ever."""
-    queue = list(codes)
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        if queue:
-            return web.Response(status=queue.pop(0), headers=headers, text="error")
-        return await (then or page())(request)
-
-    return handler
-
-
 @asynccontextmanager
 async def serve_site(site: Site) -> AsyncIterator[Site]:
     app = web.Application()

@@ -32,6 +32,15 @@ def curl_retry(base: str, job_id: str) -> tuple[int, dict[str, object]]:
     return int(status), json.loads(body)
 
 
+def run_and_fail(base: str, job_id: str) -> None:
+    """A worker claims the job and reports a refused connection."""
+    httpx.post(f"{base}{JOBS}/next", json={"workerId": "w1"})
+    httpx.patch(
+        f"{base}{JOBS}/{job_id}",
+        json={"status": "failed", "error_message": "Connection refused", "workerId": "w1"},
+    )
+
+
 def test_seed_curl_example_against_a_real_server(tmp_path: Path) -> None:
     with serve(f"sqlite:///{tmp_path / 'seed.db'}") as base:
         created = httpx.post(
@@ -43,19 +52,11 @@ def test_seed_curl_example_against_a_real_server(tmp_path: Path) -> None:
             "currentStatus": "pending",
             "reason": "Job is already queued",
         }
-        httpx.post(f"{base}{JOBS}/next", json={"workerId": "w1"})
-        httpx.patch(
-            f"{base}{JOBS}/{job_id}",
-            json={"status": "failed", "error_message": "Connection refused", "workerId": "w1"},
-        )
+        run_and_fail(base, job_id)
         status, body = curl_retry(base, job_id)
         assert status == 200
         assert body["message"] == "Job scheduled for retry (attempt 1/1)"
-        httpx.post(f"{base}{JOBS}/next", json={"workerId": "w1"})
-        httpx.patch(
-            f"{base}{JOBS}/{job_id}",
-            json={"status": "failed", "error_message": "Connection refused", "workerId": "w1"},
-        )
+        run_and_fail(base, job_id)
         status, body = curl_retry(base, job_id)
         assert status == 400
         assert body["error"] == "Job has exceeded maximum retry attempts"

@@ -16,8 +16,9 @@ from scrapejobs.manager import JobManager
 from scrapejobs.retry import RetryPolicy
 from scrapejobs.storage.store import JobStore
 from scrapejobs.worker import Worker
+from tests.crawl_sites import statuses
 from tests.factories import job_request
-from tests.sites import Site, html, page, serve_site, statuses
+from tests.sites import Site, html, page, serve_site
 
 
 @dataclass
