@@ -29,15 +29,19 @@ from scrapejobs.jobs import (
     DEFAULT_CONFIG,
     Attempt,
     EventKind,
+    InvalidDomain,
     Job,
     JobEvent,
     JobStatus,
+    JobType,
     attempts_from_events,
     can_transition,
+    normalize_domain,
     timestamp,
 )
 from scrapejobs.retry import GiveUp, RetryPlan, RetryPolicy, manual_retry_refusal
 from scrapejobs.schemas import BulkRetryRequest, JobCreate, JobUpdate, check_metadata_size
+from scrapejobs.stats import stats_report
 from scrapejobs.storage.store import JobFilter, JobStore
 
 __all__ = ["BulkRetryResult", "JobManager", "retry_message", "utcnow"]
@@ -98,6 +102,26 @@ class JobManager:
         self, query: JobFilter, *, limit: int = 50, offset: int = 0
     ) -> tuple[list[Job], int]:
         return await self.store.list_jobs(query, limit=limit, offset=offset)
+
+    async def stats(
+        self,
+        *,
+        domain: str | None = None,
+        since: datetime | None = None,
+        job_type: JobType | None = None,
+    ) -> dict[str, Any]:
+        """Retry analytics over the jobs created since ``since`` (``GET .../stats``)."""
+        if domain is not None:
+            domain = _domain(domain)
+        counts = await self.store.stats_counts(
+            JobFilter(domain=domain, job_type=job_type, created_since=since)
+        )
+        scope = {
+            "domain": domain,
+            "since": timestamp(since) if since else None,
+            "job_type": job_type.value if job_type else None,
+        }
+        return stats_report(replace(counts, scope=scope), timestamp(self.clock()))
 
     # -- creating and editing --------------------------------------------
 
@@ -380,6 +404,13 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return len(value) == 36
+
+
+def _domain(value: str) -> str:
+    try:
+        return normalize_domain(value)
+    except InvalidDomain as exc:
+        raise InvalidRequest("Invalid domain", str(exc)) from exc
 
 
 def _busy() -> JobConflict:

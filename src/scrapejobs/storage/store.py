@@ -20,7 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from scrapejobs.errors import StorageUnavailable
+from scrapejobs.failures import ErrorType
 from scrapejobs.jobs import EventKind, Job, JobEvent, JobStatus, JobType
+from scrapejobs.stats import MIN_EVIDENCE, TOP, StatsCounts
 from scrapejobs.storage.database import WRITE, make_engine
 from scrapejobs.storage.tables import job_events, jobs, pages
 
@@ -37,6 +39,7 @@ class JobFilter:
     failure_pattern: str | None = None
     error_contains: str | None = None
     ids: tuple[str, ...] | None = None
+    created_since: datetime | None = None
 
     def where(self) -> list[sa.ColumnElement[bool]]:
         clauses: list[sa.ColumnElement[bool]] = []
@@ -53,6 +56,8 @@ class JobFilter:
             clauses.append(jobs.c.error_message.ilike(pattern, escape="\\"))
         if self.ids is not None:
             clauses.append(jobs.c.id.in_(self.ids))
+        if self.created_since is not None:
+            clauses.append(jobs.c.created_at >= self.created_since)
         return clauses
 
 
@@ -354,9 +359,98 @@ class JobStore:
             rows = (await conn.execute(statement)).all()
         return [dict(row._mapping) for row in rows]
 
+    async def stats_counts(self, scope: JobFilter) -> StatsCounts:
+        """The counts behind the retry analytics (``scrapejobs.stats``), one query each."""
+        where = scope.where()
+        async with self._transaction() as conn:
+            by_retries = await conn.execute(
+                sa.select(jobs.c.retry_count, jobs.c.status, sa.func.count())
+                .where(*where)
+                .group_by(jobs.c.retry_count, jobs.c.status)
+            )
+            by_retries_rows = by_retries.all()
+            event_rows = (await conn.execute(_failure_events(where))).all()
+            retried_domains = (await conn.execute(_retried_domains(where))).all()
+            domain_errors = (await conn.execute(_domain_errors(where))).all()
+            exhausted = (await conn.execute(_exhausted(where))).all()
+        return StatsCounts(
+            by_retries={(row[0], row[1]): row[2] for row in by_retries_rows},
+            retries_by_error_type={
+                row[2]: row[3] for row in event_rows if row[0] == EventKind.RETRIED.value
+            },
+            failures={
+                (row[1], row[2]): row[3] for row in event_rows if row[0] == EventKind.FAILED.value
+            },
+            retried_domains=[(row[0], int(row[1]), row[2]) for row in retried_domains],
+            domain_errors=[(row[0], row[1], row[2]) for row in domain_errors],
+            exhausted={row[0]: row[1] for row in exhausted},
+        )
+
     async def delete_job(self, job: Job) -> bool:
         """Delete ``job`` if it is unchanged since it was read; its events go with it."""
         statement = jobs.delete().where(jobs.c.id == job.id, jobs.c.version == job.version)
         async with self._transaction(write=True) as conn:
             deleted = (await conn.execute(statement)).rowcount
         return deleted == 1
+
+
+# -- the statements behind stats_counts -------------------------------------
+
+_FAILURE_EVENTS = (EventKind.FAILED.value, EventKind.RETRIED.value)
+_DOMAIN_ERROR_TYPES = (
+    ErrorType.RATE_LIMITED.value,
+    ErrorType.FORBIDDEN.value,
+    ErrorType.DNS_RESOLUTION.value,
+    ErrorType.NOT_FOUND.value,
+)
+
+
+def _failure_events(where: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+    """Failed attempts and retries by (event, failurePattern, errorType)."""
+    unknown = ErrorType.UNKNOWN.value
+    pattern = sa.func.coalesce(job_events.c.failure_pattern, unknown)
+    error_type = sa.func.coalesce(job_events.c.error_type, unknown)
+    statement = sa.select(job_events.c.event, pattern, error_type, sa.func.count()).where(
+        job_events.c.event.in_(_FAILURE_EVENTS)
+    )
+    if where:
+        statement = statement.join(jobs, jobs.c.id == job_events.c.job_id).where(*where)
+    return statement.group_by(job_events.c.event, pattern, error_type)
+
+
+def _retried_domains(where: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+    retries = sa.func.sum(jobs.c.retry_count)
+    return (
+        sa.select(jobs.c.domain, retries, sa.func.count())
+        .where(jobs.c.retry_count > 0, *where)
+        .group_by(jobs.c.domain)
+        .order_by(retries.desc(), jobs.c.domain)
+        .limit(TOP)
+    )
+
+
+def _domain_errors(where: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+    """Domains with at least MIN_EVIDENCE jobs whose latest failure was of one type."""
+    count = sa.func.count()
+    return (
+        sa.select(jobs.c.error_type, jobs.c.domain, count)
+        .where(jobs.c.error_type.in_(_DOMAIN_ERROR_TYPES), *where)
+        .group_by(jobs.c.error_type, jobs.c.domain)
+        .having(count >= MIN_EVIDENCE)
+        .order_by(count.desc(), jobs.c.domain)
+        .limit(TOP * len(_DOMAIN_ERROR_TYPES))
+    )
+
+
+def _exhausted(where: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+    """Failed jobs that used all their retries, by failurePattern."""
+    return (
+        sa.select(jobs.c.failure_pattern, sa.func.count())
+        .where(
+            jobs.c.status == JobStatus.FAILED.value,
+            jobs.c.max_retries > 0,
+            jobs.c.retry_count >= jobs.c.max_retries,
+            *where,
+        )
+        .group_by(jobs.c.failure_pattern)
+    )

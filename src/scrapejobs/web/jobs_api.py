@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
@@ -45,18 +46,21 @@ IdempotencyKey = Annotated[
 ]
 
 
-class ListQuery(StrictModel):
-    status: JobStatus | None = None
+class DomainQuery(StrictModel):
     domain: Annotated[StrictStr, Field(max_length=300)] | None = None
     job_type: JobType | None = None
-    failure_pattern: FailurePattern | None = None
-    limit: Annotated[int, Field(ge=1, le=200)] = 50
-    offset: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0
 
     @field_validator("domain")
     @classmethod
     def _normal_domain(cls, value: str | None) -> str | None:
         return normalize_domain(value) if value is not None else None
+
+
+class ListQuery(DomainQuery):
+    status: JobStatus | None = None
+    failure_pattern: FailurePattern | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    offset: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0
 
 
 @router.post("", status_code=201, summary="Create a job")
@@ -83,6 +87,28 @@ async def list_jobs(manager: Manager, query: Annotated[ListQuery, Query()]) -> J
     )
     pagination = {"total": total, "limit": query.limit, "offset": query.offset}
     return success([job_json(job) for job in found], pagination=pagination)
+
+
+class StatsQuery(DomainQuery):
+    since: datetime | None = None
+    """ISO 8601; a date or a time without an offset is UTC."""
+
+    @field_validator("since")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        except OverflowError as exc:
+            raise ValueError("since is out of range") from exc
+
+
+@router.get("/stats", summary="Retry analytics: the seed's retryMetrics and failure analysis")
+async def stats(manager: Manager, query: Annotated[StatsQuery, Query()]) -> JSONResponse:
+    """Over the jobs created since ``since``; every metric is defined in docs/analytics.md."""
+    report = await manager.stats(domain=query.domain, since=query.since, job_type=query.job_type)
+    return success(report)
 
 
 @router.post("/next", summary="Claim the next due job (workers)")
