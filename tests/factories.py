@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from scrapejobs.jobs import Job
+from scrapejobs.jobs import Job, JobStatus
 from scrapejobs.manager import JobManager
 from scrapejobs.schemas import JobCreate, JobUpdate
+
+if TYPE_CHECKING:
+    from tests.conftest import Clock
 
 
 def job_request(**fields: Any) -> JobCreate:
@@ -32,3 +36,36 @@ async def failed_job(
     job = await running_job(manager, config=config, **fields)
     report = JobUpdate(status="failed", error_message=message, workerId="w1")
     return await manager.update_job(job.id, report)
+
+
+OK = "ok"
+RETRY = "retry"
+
+
+async def history(
+    manager: JobManager,
+    clock: Clock,
+    domain: str,
+    outcomes: Sequence[str],
+    *,
+    job_type: str = "domain_scrape",
+) -> Job:
+    """One job through ``outcomes``: each is an attempt (``ok`` or an errorType); a
+    failed attempt is retried by hand before the next one; ``retry`` only retries."""
+    request = job_request(domain=domain, job_type=job_type, config={"autoRetry": False})
+    job, _ = await manager.create_job(request)
+    for outcome in outcomes:
+        clock.advance(60)
+        if job.status is JobStatus.FAILED:
+            job = await manager.retry_job(job.id)
+        if outcome == RETRY:
+            break
+        claimed = await manager.claim_next("w1")
+        assert claimed is not None and claimed.id == job.id
+        if outcome == OK:
+            report = JobUpdate(status="completed", workerId="w1")
+        else:
+            failure = {"error_message": outcome, "errorType": outcome}
+            report = JobUpdate.model_validate({"status": "failed", "workerId": "w1", **failure})
+        job = await manager.update_job(job.id, report)
+    return job

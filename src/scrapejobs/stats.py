@@ -28,6 +28,7 @@ from scrapejobs.jobs import JobStatus
 __all__ = [
     "MIN_EVIDENCE",
     "TIMEOUT_SHARE",
+    "FailureTally",
     "StatsCounts",
     "failure_analysis",
     "recommendations",
@@ -48,15 +49,21 @@ FINISHED = (JobStatus.COMPLETED.value, JobStatus.FAILED.value)
 
 
 @dataclass(frozen=True, slots=True)
+class FailureTally:
+    """Failed attempts and retries, each by (failurePattern, errorType)."""
+
+    failures: Mapping[tuple[str, str], int]
+    retries: Mapping[tuple[str, str], int]
+    """By the failure each retry answered."""
+
+
+@dataclass(frozen=True, slots=True)
 class StatsCounts:
     """What the store counts in SQL; every field is a small table of counts."""
 
     by_retries: Mapping[tuple[int, str], int]
     """Jobs by (retry_count, status)."""
-    retries_by_error_type: Mapping[str, int]
-    """``retried`` events by the errorType of the failure they answered."""
-    failures: Mapping[tuple[str, str], int]
-    """Failed attempts by (failurePattern, errorType)."""
+    tally: FailureTally
     retried_domains: list[tuple[str, int, int]]
     """(domain, retries, retried jobs), most retries first, at most ``TOP``."""
     domain_errors: list[tuple[str, str, int]]
@@ -107,23 +114,28 @@ def retry_metrics(counts: StatsCounts) -> dict[str, Any]:
         "totalRetries": total_retries,
         "retrySuccessRate": _rate(completed, finished),
         "avgRetriesPerJob": _rate(total_retries, sum(retried.values())),
-        "retrysByErrorType": dict(
-            sorted(counts.retries_by_error_type.items(), key=lambda item: (-item[1], item[0]))
-        ),
+        "retrysByErrorType": _by_error_type(counts.tally.retries),
         "retryEffectiveness": effectiveness,
     }
 
 
+def _by_error_type(table: Mapping[tuple[str, str], int]) -> dict[str, int]:
+    by_error_type: dict[str, int] = defaultdict(int)
+    for (_, error_type), count in table.items():
+        by_error_type[error_type] += count
+    return dict(sorted(by_error_type.items(), key=lambda item: (-item[1], item[0])))
+
+
 def _pattern_failures(counts: StatsCounts) -> dict[str, int]:
     by_pattern: dict[str, int] = defaultdict(int)
-    for (pattern, _), failures in counts.failures.items():
+    for (pattern, _), failures in counts.tally.failures.items():
         by_pattern[pattern] += failures
     return by_pattern
 
 
 def _error_failures(counts: StatsCounts, *error_types: ErrorType) -> int:
     wanted = {error_type.value for error_type in error_types}
-    return sum(n for (_, error_type), n in counts.failures.items() if error_type in wanted)
+    return sum(n for (_, error_type), n in counts.tally.failures.items() if error_type in wanted)
 
 
 def failure_analysis(counts: StatsCounts, metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,7 +163,7 @@ def _advice(kind: str, message: str, impact: str, **evidence: Any) -> dict[str, 
 
 
 def _seed_rules(counts: StatsCounts, metrics: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
-    failures = sum(counts.failures.values())
+    failures = sum(counts.tally.failures.values())
     timeouts = _error_failures(counts, ErrorType.TIMEOUT)
     if failures and timeouts > failures * TIMEOUT_SHARE:
         yield _advice(

@@ -28,6 +28,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from scrapejobs.errors import JobConflict, JobNotFound, StorageUnavailable
 from scrapejobs.failures import ErrorType, Failure
 from scrapejobs.jobs import Job
 from scrapejobs.manager import JobManager
+from scrapejobs.metrics import CLAIM_LATENCY, CRAWL_DURATION, PAGES_FETCHED, WORKER_ATTEMPTS
 from scrapejobs.schemas import JobUpdate
 
 __all__ = ["Worker", "default_worker_id"]
@@ -57,6 +59,7 @@ class _Run:
     """A job this worker is crawling, and why its crawl was cancelled (if it was)."""
 
     job: Job
+    started: float = field(default_factory=time.monotonic)
     crawl: asyncio.Task[Any] | None = None
     cancelled_because: str | None = None
     stop_heartbeat: asyncio.Event = field(default_factory=asyncio.Event)
@@ -115,6 +118,9 @@ class Worker:
                 idle = min(idle * 2, 5 * self.poll_interval)
                 continue
             idle = self.poll_interval
+            if job.started_at is not None:
+                waited = (job.started_at - job.scheduled_at).total_seconds()
+                CLAIM_LATENCY.observe(max(0.0, waited))
             await self._run_job(job)
 
     async def _run_job(self, job: Job) -> None:
@@ -135,6 +141,7 @@ class Worker:
 
         async def store(pages: list[Page]) -> None:
             rows = [page.as_dict() for page in pages]
+            PAGES_FETCHED.inc(len(rows))
             await self._persist(lambda: self.manager.record_pages(run.job, self.worker_id, rows))
 
         summary = await self.crawler.crawl(spec, store)
@@ -143,18 +150,24 @@ class Worker:
     async def _finish(self, run: _Run) -> None:
         assert run.crawl is not None
         job, crawl = run.job, run.crawl
-        if crawl.cancelled():
+        elapsed = time.monotonic() - run.started
+        error = None if crawl.cancelled() else crawl.exception()
+        if crawl.cancelled() or isinstance(error, JobConflict | JobNotFound):
+            # Lost the lease (cancelled, reaped, or while storing pages), or stopping.
+            CRAWL_DURATION.labels("cancelled").observe(elapsed)
             if run.cancelled_because == "shutdown":
                 await self._quietly(self.manager.release(job.id, self.worker_id))
                 log.info("worker %s: released job %s", self.worker_id, job.id)
             return
-        error = crawl.exception()
-        if isinstance(error, JobConflict | JobNotFound):  # lease lost while storing pages
-            return
+        update: dict[str, Any]
         if error is None:
             update = {"status": "completed", "metadata": {"pagesCrawled": crawl.result()}}
+            WORKER_ATTEMPTS.labels("completed", "", "").inc()
         else:
             update = _failure_report(error)
+            error_type = ErrorType(update["errorType"])
+            WORKER_ATTEMPTS.labels("failed", error_type.value, error_type.pattern.value).inc()
+        CRAWL_DURATION.labels(update["status"]).observe(elapsed)
         report = JobUpdate.model_validate({**update, "workerId": self.worker_id})
         await self._quietly(self._persist(lambda: self.manager.update_job(job.id, report)))
 

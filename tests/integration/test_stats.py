@@ -25,51 +25,17 @@ E5    e.example   (never ran)                                  0           pendi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from scrapejobs.jobs import Job, JobStatus, JobType, timestamp
+from scrapejobs.jobs import JobStatus, JobType, timestamp
 from scrapejobs.manager import JobManager
 from scrapejobs.schemas import JobUpdate
 from tests.conftest import Clock
-from tests.factories import job_request
-
-OK = "ok"
-RETRY = "retry"
-
-
-async def history(
-    manager: JobManager,
-    clock: Clock,
-    domain: str,
-    outcomes: Sequence[str],
-    *,
-    job_type: str = "domain_scrape",
-) -> Job:
-    """One job through ``outcomes``: each is an attempt (``ok`` or an errorType); a
-    failed attempt is retried by hand before the next one; ``retry`` only retries."""
-    request = job_request(domain=domain, job_type=job_type, config={"autoRetry": False})
-    job, _ = await manager.create_job(request)
-    for outcome in outcomes:
-        clock.advance(60)
-        if job.status is JobStatus.FAILED:
-            job = await manager.retry_job(job.id)
-        if outcome == RETRY:
-            break
-        claimed = await manager.claim_next("w1")
-        assert claimed is not None and claimed.id == job.id
-        if outcome == OK:
-            report = JobUpdate(status="completed", workerId="w1")
-        else:
-            report = JobUpdate.model_validate(
-                {"status": "failed", "error_message": outcome, "errorType": outcome, "workerId": "w1"}
-            )
-        job = await manager.update_job(job.id, report)
-    return job
+from tests.factories import OK, RETRY, history, job_request
 
 
 async def build_history(manager: JobManager, clock: Clock) -> datetime:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from aiohttp import web
+from prometheus_client import REGISTRY
 
 from scrapejobs.crawler import AddressPolicy, Crawler
 from scrapejobs.jobs import DEFAULT_USER_AGENT, Job, JobStatus
@@ -192,3 +193,22 @@ async def test_stopping_the_worker_releases_its_jobs(rig: Rig) -> None:
     assert released.retry_count == 0
     [attempt] = await rig.manager.get_attempts(job.id)
     assert attempt.outcome == "released"
+
+
+async def test_a_crawl_is_counted_in_the_process_metrics(rig: Rig) -> None:
+    total = link_tree(rig.site, fanout=2, depth=2)
+    metric = REGISTRY.get_sample_value
+    pages_before = metric("scrapejobs_pages_fetched_total") or 0.0
+    completed = {"outcome": "completed"}
+    crawls_before = metric("scrapejobs_crawl_duration_seconds_count", completed) or 0.0
+    attempts = {"outcome": "completed", "error_type": "", "failure_pattern": ""}
+    attempts_before = metric("scrapejobs_worker_attempts_total", attempts) or 0.0
+    claims_before = metric("scrapejobs_claim_latency_seconds_count") or 0.0
+
+    job = await rig.submit(config={"depth": 2})
+    await rig.wait_until(job.id, JobStatus.COMPLETED)
+
+    assert metric("scrapejobs_pages_fetched_total") == pages_before + total
+    assert metric("scrapejobs_crawl_duration_seconds_count", completed) == crawls_before + 1
+    assert metric("scrapejobs_worker_attempts_total", attempts) == attempts_before + 1
+    assert metric("scrapejobs_claim_latency_seconds_count") == claims_before + 1

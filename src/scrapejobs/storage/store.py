@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from scrapejobs.errors import StorageUnavailable
 from scrapejobs.failures import ErrorType
 from scrapejobs.jobs import EventKind, Job, JobEvent, JobStatus, JobType
-from scrapejobs.stats import MIN_EVIDENCE, TOP, StatsCounts
+from scrapejobs.stats import MIN_EVIDENCE, TOP, FailureTally, StatsCounts
 from scrapejobs.storage.database import WRITE, make_engine
 from scrapejobs.storage.tables import job_events, jobs, pages
 
@@ -363,28 +363,26 @@ class JobStore:
         """The counts behind the retry analytics (``scrapejobs.stats``), one query each."""
         where = scope.where()
         async with self._transaction() as conn:
-            by_retries = await conn.execute(
-                sa.select(jobs.c.retry_count, jobs.c.status, sa.func.count())
-                .where(*where)
-                .group_by(jobs.c.retry_count, jobs.c.status)
-            )
-            by_retries_rows = by_retries.all()
-            event_rows = (await conn.execute(_failure_events(where))).all()
+            by_retries = (await conn.execute(_jobs_by_retries(where))).all()
+            tally = await _failure_tally(conn, where)
             retried_domains = (await conn.execute(_retried_domains(where))).all()
             domain_errors = (await conn.execute(_domain_errors(where))).all()
             exhausted = (await conn.execute(_exhausted(where))).all()
         return StatsCounts(
-            by_retries={(row[0], row[1]): row[2] for row in by_retries_rows},
-            retries_by_error_type={
-                row[2]: row[3] for row in event_rows if row[0] == EventKind.RETRIED.value
-            },
-            failures={
-                (row[1], row[2]): row[3] for row in event_rows if row[0] == EventKind.FAILED.value
-            },
+            by_retries={(row[0], row[1]): row[2] for row in by_retries},
+            tally=tally,
             retried_domains=[(row[0], int(row[1]), row[2]) for row in retried_domains],
             domain_errors=[(row[0], row[1], row[2]) for row in domain_errors],
             exhausted={row[0]: row[1] for row in exhausted},
         )
+
+    async def shared_counts(self) -> tuple[dict[str, int], FailureTally]:
+        """Jobs by status and the failure tally of all jobs (the database metrics)."""
+        by_status = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
+        async with self._transaction() as conn:
+            statuses = (await conn.execute(by_status)).all()
+            tally = await _failure_tally(conn, [])
+        return {row[0]: row[1] for row in statuses}, tally
 
     async def delete_job(self, job: Job) -> bool:
         """Delete ``job`` if it is unchanged since it was read; its events go with it."""
@@ -396,6 +394,8 @@ class JobStore:
 
 # -- the statements behind stats_counts -------------------------------------
 
+Where = list[sa.ColumnElement[bool]]
+
 _FAILURE_EVENTS = (EventKind.FAILED.value, EventKind.RETRIED.value)
 _DOMAIN_ERROR_TYPES = (
     ErrorType.RATE_LIMITED.value,
@@ -405,7 +405,28 @@ _DOMAIN_ERROR_TYPES = (
 )
 
 
-def _failure_events(where: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+def _inline(value: Any) -> sa.BindParameter[Any]:
+    """A constant written into the SQL, so the planners can match partial indexes."""
+    return sa.literal(value, literal_execute=True)
+
+
+def _jobs_by_retries(where: Where) -> sa.Select[Any]:
+    return (
+        sa.select(jobs.c.retry_count, jobs.c.status, sa.func.count())
+        .where(*where)
+        .group_by(jobs.c.retry_count, jobs.c.status)
+    )
+
+
+async def _failure_tally(conn: AsyncConnection, where: Where) -> FailureTally:
+    rows = (await conn.execute(_failure_events(where))).all()
+    tables: dict[str, dict[tuple[str, str], int]] = {kind: {} for kind in _FAILURE_EVENTS}
+    for event, pattern, error_type, count in rows:
+        tables[event][(pattern, error_type)] = count
+    return FailureTally(tables[EventKind.FAILED.value], tables[EventKind.RETRIED.value])
+
+
+def _failure_events(where: Where) -> sa.Select[Any]:
     """Failed attempts and retries by (event, failurePattern, errorType)."""
     unknown = ErrorType.UNKNOWN.value
     pattern = sa.func.coalesce(job_events.c.failure_pattern, unknown)
@@ -418,23 +439,23 @@ def _failure_events(where: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
     return statement.group_by(job_events.c.event, pattern, error_type)
 
 
-def _retried_domains(where: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+def _retried_domains(where: Where) -> sa.Select[Any]:
     retries = sa.func.sum(jobs.c.retry_count)
     return (
         sa.select(jobs.c.domain, retries, sa.func.count())
-        .where(jobs.c.retry_count > 0, *where)
+        .where(jobs.c.retry_count > _inline(0), *where)
         .group_by(jobs.c.domain)
         .order_by(retries.desc(), jobs.c.domain)
         .limit(TOP)
     )
 
 
-def _domain_errors(where: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+def _domain_errors(where: Where) -> sa.Select[Any]:
     """Domains with at least MIN_EVIDENCE jobs whose latest failure was of one type."""
     count = sa.func.count()
     return (
         sa.select(jobs.c.error_type, jobs.c.domain, count)
-        .where(jobs.c.error_type.in_(_DOMAIN_ERROR_TYPES), *where)
+        .where(jobs.c.error_type.in_([_inline(t) for t in _DOMAIN_ERROR_TYPES]), *where)
         .group_by(jobs.c.error_type, jobs.c.domain)
         .having(count >= MIN_EVIDENCE)
         .order_by(count.desc(), jobs.c.domain)
@@ -442,13 +463,13 @@ def _domain_errors(where: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
     )
 
 
-def _exhausted(where: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+def _exhausted(where: Where) -> sa.Select[Any]:
     """Failed jobs that used all their retries, by failurePattern."""
     return (
         sa.select(jobs.c.failure_pattern, sa.func.count())
         .where(
-            jobs.c.status == JobStatus.FAILED.value,
-            jobs.c.max_retries > 0,
+            jobs.c.status == _inline(JobStatus.FAILED.value),
+            jobs.c.max_retries > _inline(0),
             jobs.c.retry_count >= jobs.c.max_retries,
             *where,
         )

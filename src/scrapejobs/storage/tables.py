@@ -42,6 +42,8 @@ JSONDocument: sa.types.TypeEngine[Any] = sa.JSON().with_variant(JSONB(), "postgr
 
 metadata = sa.MetaData()
 
+_EXHAUSTED = "status = 'failed' AND max_retries > 0 AND retry_count >= max_retries"
+
 jobs = sa.Table(
     "jobs",
     metadata,
@@ -90,6 +92,28 @@ jobs = sa.Table(
     sa.Index("ix_jobs_domain_created", "domain", "created_at"),
     sa.Index("ix_jobs_type_created", "job_type", "created_at"),
     sa.Index("ix_jobs_pattern_created", "failure_pattern", "created_at"),
+    # Retry analytics (migration 0003): each stats statement reads one of these.
+    sa.Index("ix_jobs_retries_status", "retry_count", "status"),
+    sa.Index(
+        "ix_jobs_retried_domain",
+        "domain",
+        "retry_count",
+        postgresql_where=sa.text("retry_count > 0"),
+        sqlite_where=sa.text("retry_count > 0"),
+    ),
+    sa.Index(
+        "ix_jobs_error_domain",
+        "error_type",
+        "domain",
+        postgresql_where=sa.text("error_type IS NOT NULL"),
+        sqlite_where=sa.text("error_type IS NOT NULL"),
+    ),
+    sa.Index(
+        "ix_jobs_exhausted",
+        "failure_pattern",
+        postgresql_where=sa.text(_EXHAUSTED),
+        sqlite_where=sa.text(_EXHAUSTED),
+    ),
 )
 
 job_events = sa.Table(
@@ -113,6 +137,7 @@ job_events = sa.Table(
     sa.Column("details", JSONDocument),
     sa.Index("ix_job_events_job", "job_id", "id"),
     sa.Index("ix_job_events_event_at", "event", "at"),
+    sa.Index("ix_job_events_failures", "event", "failure_pattern", "error_type"),
 )
 
 # The pages each attempt crawled; results are the latest attempt's pages.

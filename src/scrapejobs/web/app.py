@@ -20,6 +20,8 @@ from scrapejobs.web.envelope import (
     success,
 )
 from scrapejobs.web.jobs_api import router as jobs_router
+from scrapejobs.web.observability import RequestTimer
+from scrapejobs.web.observability import router as metrics_router
 
 __all__ = ["create_app"]
 
@@ -42,7 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(RequestTimer)
     app.include_router(jobs_router)
+    app.include_router(metrics_router)
     document_envelope_errors(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness, with a database check")
