@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -16,7 +18,7 @@ from scrapejobs.jobs import EventKind, JobStatus
 from scrapejobs.manager import JobManager
 from scrapejobs.storage import migrate
 from scrapejobs.storage.store import JobFilter, JobStore
-from scrapejobs.storage.tables import metadata
+from scrapejobs.storage.tables import job_events, metadata
 from tests.conftest import Clock
 from tests.factories import failed_job, job_request, running_job
 
@@ -180,3 +182,28 @@ async def test_a_failed_write_leaves_nothing_behind(manager: JobManager, store: 
 async def test_running_job_factory_holds_a_lease(manager: JobManager) -> None:
     job = await running_job(manager, worker_id="w7")
     assert job.worker_id == "w7" and job.status is JobStatus.RUNNING
+
+
+async def test_migration_0003_copies_job_fields_onto_existing_events(
+    manager: JobManager, store: JobStore
+) -> None:
+    job = await failed_job(manager, domain="copies.example", job_type="page_scrape")
+
+    def run(connection: sa.Connection, step: Callable[..., None], target: str) -> None:
+        step(migrate._config(connection), target)
+
+    async with store.engine.connect() as conn:
+        await conn.run_sync(run, command.downgrade, "0002")
+        await conn.run_sync(run, command.upgrade, "head")
+        await conn.commit()
+
+    async with store.engine.connect() as conn:
+        copies = (
+            await conn.execute(
+                sa.select(job_events.c.domain, job_events.c.job_type, job_events.c.job_created_at)
+                .where(job_events.c.job_id == job.id)
+                .distinct()
+            )
+        ).all()
+    assert copies == [("copies.example", "page_scrape", job.created_at)]
+    assert len(await store.events(job.id)) == 3  # created, started, failed

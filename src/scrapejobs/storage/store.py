@@ -41,6 +41,17 @@ class JobFilter:
     ids: tuple[str, ...] | None = None
     created_since: datetime | None = None
 
+    def event_where(self) -> list[sa.ColumnElement[bool]]:
+        """The analytics scope (domain, job type, created since) on the events' copies."""
+        clauses: list[sa.ColumnElement[bool]] = []
+        if self.domain is not None:
+            clauses.append(job_events.c.domain == self.domain)
+        if self.job_type is not None:
+            clauses.append(job_events.c.job_type == self.job_type.value)
+        if self.created_since is not None:
+            clauses.append(job_events.c.job_created_at >= self.created_since)
+        return clauses
+
     def where(self) -> list[sa.ColumnElement[bool]]:
         clauses: list[sa.ColumnElement[bool]] = []
         if self.status is not None:
@@ -116,19 +127,29 @@ def _job(row: sa.Row[Any]) -> Job:
     )
 
 
+# Columns of job_events that are not fields of JobEvent.
+_EVENT_ONLY_COLUMNS = ("id", "domain", "job_type", "job_created_at")
+
+
 def _event(row: sa.Row[Any]) -> JobEvent:
     m = dict(row._mapping)
-    m.pop("id")
+    for column in _EVENT_ONLY_COLUMNS:
+        m.pop(column)
     m["event"] = EventKind(m["event"])
     m["from_status"] = JobStatus(m["from_status"]) if m["from_status"] else None
     m["to_status"] = JobStatus(m["to_status"]) if m["to_status"] else None
     return JobEvent(**m)
 
 
-def _event_values(event: JobEvent) -> dict[str, Any]:
+def _event_values(event: JobEvent, job: Job) -> dict[str, Any]:
     values = asdict(event)
     values["details"] = dict(event.details) if event.details is not None else None
-    return values
+    # Copies of the job's fixed dimensions, so that analytics filter without a join.
+    return values | {
+        "domain": job.domain,
+        "job_type": job.job_type.value,
+        "job_created_at": job.created_at,
+    }
 
 
 class JobStore:
@@ -161,12 +182,13 @@ class JobStore:
             ) from exc
 
     async def ping(self) -> None:
+        """Reach the database and the jobs table (one index probe, not a count)."""
         async with self._transaction() as conn:
-            await conn.execute(sa.select(sa.func.count()).select_from(jobs).limit(1))
+            await conn.execute(sa.select(jobs.c.id).limit(1))
 
     @staticmethod
-    async def _add_events(conn: AsyncConnection, events: Iterable[JobEvent]) -> None:
-        rows = [_event_values(event) for event in events]
+    async def _add_events(conn: AsyncConnection, job: Job, events: Iterable[JobEvent]) -> None:
+        rows = [_event_values(event, job) for event in events]
         if rows:
             await conn.execute(job_events.insert(), rows)
 
@@ -186,7 +208,7 @@ class JobStore:
         try:
             async with self._transaction(write=True) as conn:
                 await conn.execute(jobs.insert().values(values))
-                await self._add_events(conn, [event])
+                await self._add_events(conn, job, [event])
         except sa.exc.IntegrityError:
             if idempotency_key is None:
                 raise
@@ -251,7 +273,7 @@ class JobStore:
             row = (await conn.execute(statement)).first()
             if row is None:
                 return None
-            await self._add_events(conn, events)
+            await self._add_events(conn, new, events)
         return _job(row)
 
     async def claim_next(
@@ -303,7 +325,7 @@ class JobStore:
                 to_status=JobStatus.RUNNING,
                 attempt=job.attempts,
             )
-            await self._add_events(conn, [started])
+            await self._add_events(conn, job, [started])
         return job
 
     async def expired_leases(self, now: datetime, *, limit: int = 100) -> list[Job]:
@@ -364,7 +386,7 @@ class JobStore:
         where = scope.where()
         async with self._transaction() as conn:
             by_retries = (await conn.execute(_jobs_by_retries(where))).all()
-            tally = await _failure_tally(conn, where)
+            tally = await _failure_tally(conn, scope.event_where())
             retried_domains = (await conn.execute(_retried_domains(where))).all()
             domain_errors = (await conn.execute(_domain_errors(where))).all()
             exhausted = (await conn.execute(_exhausted(where))).all()
@@ -421,22 +443,21 @@ def _jobs_by_retries(where: Where) -> sa.Select[Any]:
 async def _failure_tally(conn: AsyncConnection, where: Where) -> FailureTally:
     rows = (await conn.execute(_failure_events(where))).all()
     tables: dict[str, dict[tuple[str, str], int]] = {kind: {} for kind in _FAILURE_EVENTS}
+    unknown = ErrorType.UNKNOWN.value
     for event, pattern, error_type, count in rows:
-        tables[event][(pattern, error_type)] = count
+        key = (pattern or unknown, error_type or unknown)
+        tables[event][key] = tables[event].get(key, 0) + count
     return FailureTally(tables[EventKind.FAILED.value], tables[EventKind.RETRIED.value])
 
 
 def _failure_events(where: Where) -> sa.Select[Any]:
-    """Failed attempts and retries by (event, failurePattern, errorType)."""
-    unknown = ErrorType.UNKNOWN.value
-    pattern = sa.func.coalesce(job_events.c.failure_pattern, unknown)
-    error_type = sa.func.coalesce(job_events.c.error_type, unknown)
-    statement = sa.select(job_events.c.event, pattern, error_type, sa.func.count()).where(
-        job_events.c.event.in_(_FAILURE_EVENTS)
+    """Failed attempts and retries by (event, failurePattern, errorType), from one index."""
+    columns = (job_events.c.event, job_events.c.failure_pattern, job_events.c.error_type)
+    return (
+        sa.select(*columns, sa.func.count())
+        .where(job_events.c.event.in_([_inline(kind) for kind in _FAILURE_EVENTS]), *where)
+        .group_by(*columns)
     )
-    if where:
-        statement = statement.join(jobs, jobs.c.id == job_events.c.job_id).where(*where)
-    return statement.group_by(job_events.c.event, pattern, error_type)
 
 
 def _retried_domains(where: Where) -> sa.Select[Any]:

@@ -93,7 +93,8 @@ jobs = sa.Table(
     sa.Index("ix_jobs_type_created", "job_type", "created_at"),
     sa.Index("ix_jobs_pattern_created", "failure_pattern", "created_at"),
     # Retry analytics (migration 0003): each stats statement reads one of these.
-    sa.Index("ix_jobs_retries_status", "retry_count", "status"),
+    sa.Index("ix_jobs_retries_status", "retry_count", "status", "job_type"),
+    sa.Index("ix_jobs_domain_retries", "domain", "retry_count", "status"),
     sa.Index(
         "ix_jobs_retried_domain",
         "domain",
@@ -135,9 +136,24 @@ job_events = sa.Table(
     sa.Column("failure_pattern", sa.String(32)),
     sa.Column("http_status", sa.Integer),
     sa.Column("details", JSONDocument),
+    # Copies of the job's fixed fields (migration 0003), so that the analytics
+    # filter events without a join; filled for every event.
+    sa.Column("domain", sa.String(300)),
+    sa.Column("job_type", sa.String(32)),
+    sa.Column("job_created_at", UTCDateTime),
     sa.Index("ix_job_events_job", "job_id", "id"),
     sa.Index("ix_job_events_event_at", "event", "at"),
-    sa.Index("ix_job_events_failures", "event", "failure_pattern", "error_type"),
+    # Analytics: failures and retries overall, since a date, of a job type ...
+    sa.Index(
+        "ix_job_events_failures",
+        "event",
+        "job_created_at",
+        "failure_pattern",
+        "error_type",
+        "job_type",
+    ),
+    # ... and of one domain.
+    sa.Index("ix_job_events_domain_failures", "domain", "event", "failure_pattern", "error_type"),
 )
 
 # The pages each attempt crawled; results are the latest attempt's pages.
