@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from scrapejobs.console import register as register_operator_commands
 from scrapejobs.errors import ScrapeJobsError
 from scrapejobs.settings import DEFAULT_DATABASE_URL, Settings, parse_retry_delays
 
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+register_operator_commands(app)  # submit, jobs, show, retry, cancel, stats, results
 
 
 def _env(option: str) -> str:
@@ -138,6 +140,15 @@ def worker(
     lease_seconds: LeaseSeconds = 60,
     allow_private_networks: AllowPrivate = False,
     shutdown_grace: ShutdownGrace = 10.0,
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            envvar=_env("metrics-port"),
+            help="Serve this worker's Prometheus metrics on 127.0.0.1:PORT (0 = off).",
+        ),
+    ] = 0,
 ) -> None:
     """A standalone worker: claims jobs from the database and crawls them until SIGTERM."""
     settings = _settings(
@@ -148,6 +159,10 @@ def worker(
         concurrency,
         shutdown_grace,
     )
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1")
     try:
         asyncio.run(_work(settings))
     except ScrapeJobsError as exc:

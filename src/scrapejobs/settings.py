@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass, field
 
 from scrapejobs.retry import RetryPolicy
-from scrapejobs.storage.database import async_url
 
 __all__ = ["DEFAULT_DATABASE_URL", "Settings", "parse_retry_delays"]
 
@@ -35,7 +34,7 @@ class Settings:
     policy: RetryPolicy = field(init=False)
 
     def __post_init__(self) -> None:
-        async_url(self.database_url)  # fails fast on an unsupported URL
+        _backend(self.database_url)  # fails fast on an unsupported URL
         if self.lease_seconds < 1:
             raise ValueError("lease seconds must be at least 1")
         if self.workers < 0:
@@ -46,9 +45,17 @@ class Settings:
 
     @property
     def is_sqlite(self) -> bool:
-        return async_url(self.database_url).get_backend_name() == "sqlite"
+        return _backend(self.database_url) == "sqlite"
 
     @property
     def reap_interval(self) -> float:
         """How often the lease reaper looks: a quarter lease, 0.25 s to 15 s."""
         return min(15.0, max(0.25, self.lease_seconds / 4))
+
+
+def _backend(url: str) -> str:
+    # Imported here: the CLI's client commands import this module for its
+    # defaults and should not pay for loading SQLAlchemy (about 0.5 s).
+    from scrapejobs.storage.database import async_url
+
+    return async_url(url).get_backend_name()
