@@ -28,7 +28,9 @@ install-test: $(TEST_STAMP)
 run: $(STAMP)
 	$(BIN)/scrapejobs serve --port 3000
 
+# The dashboard tests drive Debian's chromium; install it when missing and apt-get is there.
 test: $(TEST_STAMP)
+	command -v chromium >/dev/null || ! command -v apt-get >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -49,3 +51,8 @@ bench: $(BIN)/python
 	test -x /usr/sbin/nginx || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/crawl_vs_scrapy.py $(BENCH_ARGS)
+
+# The analytics scale benchmark (bench/README.md): 1,000,000 jobs in SQLite and PostgreSQL.
+.PHONY: bench-stats
+bench-stats: $(STAMP)
+	$(BIN)/python bench/stats_scale.py $(BENCH_ARGS)

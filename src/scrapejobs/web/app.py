@@ -13,6 +13,8 @@ from scrapejobs.errors import StorageUnavailable
 from scrapejobs.manager import JobManager
 from scrapejobs.service import running_service
 from scrapejobs.settings import Settings
+from scrapejobs.web.dashboard import router as dashboard_router
+from scrapejobs.web.dashboard import static_files
 from scrapejobs.web.envelope import (
     document_envelope_errors,
     failure,
@@ -46,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestTimer)
     app.include_router(jobs_router)
+    app.include_router(dashboard_router)
+    app.mount("/static", static_files(), name="static")
     app.include_router(metrics_router)
     document_envelope_errors(app)
 

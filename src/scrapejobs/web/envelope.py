@@ -27,7 +27,7 @@ from scrapejobs.errors import (
     StorageUnavailable,
 )
 
-__all__ = ["failure", "install_error_handlers", "success"]
+__all__ = ["STATUS_OF_ERROR", "failure", "install_error_handlers", "success", "validation_details"]
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def _message(error: Any) -> str:
     return str(error.get("msg", "invalid")).removeprefix("Value error, ")
 
 
-def _validation_details(exc: RequestValidationError) -> tuple[str, list[dict[str, str]]]:
+def validation_details(exc: RequestValidationError) -> tuple[str, list[dict[str, str]]]:
     errors = exc.errors()
     if any(error.get("type") == "json_invalid" for error in errors):
         return "Invalid JSON body", [{"field": "body", "message": "Body is not valid JSON"}]
@@ -85,7 +85,7 @@ def _validation_details(exc: RequestValidationError) -> tuple[str, list[dict[str
 
 async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    error, details = _validation_details(exc)
+    error, details = validation_details(exc)
     return failure(400, error, details)
 
 
