@@ -25,15 +25,19 @@ E5    e.example   (never ran)                                  0           pendi
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+import contextlib
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
+from scrapejobs.errors import ScrapeJobsError
 from scrapejobs.jobs import JobStatus, JobType, timestamp
 from scrapejobs.manager import JobManager
 from scrapejobs.schemas import JobUpdate
+from scrapejobs.storage.store import JobFilter, JobStore
 from tests.conftest import Clock
 from tests.factories import OK, RETRY, history, job_request
 
@@ -287,3 +291,74 @@ async def test_stats_refuses_bad_filters(
     body = response.json()
     assert body["success"] is False
     assert [detail["field"] for detail in body["details"]] == [field]
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def without_scope(report: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in report.items() if key not in ("scope", "generatedAt")}
+
+
+async def test_running_counts_agree_with_the_rows(manager: JobManager, clock: Clock) -> None:
+    """Stats without ``since`` read job_counts / failure_counts; with it, the rows."""
+    await build_history(manager, clock)
+
+    for scope in ({}, {"domain": "a.example"}, {"job_type": JobType.PAGE_SCRAPE}):
+        from_counts = await manager.stats(**scope)  # type: ignore[arg-type]
+        from_rows = await manager.stats(since=EPOCH, **scope)  # type: ignore[arg-type]
+        assert without_scope(from_counts) == without_scope(from_rows)
+
+
+async def test_deleting_a_job_takes_it_out_of_the_counts(
+    manager: JobManager, clock: Clock
+) -> None:
+    await build_history(manager, clock)
+    exhausted, _ = await manager.list_jobs(JobFilter(domain="a.example", status=JobStatus.FAILED))
+
+    await manager.delete_job(exhausted[0].id)
+
+    stats = await manager.stats()
+    assert stats["jobs"]["byStatus"]["failed"] == 10
+    assert stats["retryMetrics"]["totalRetries"] == 12
+    assert without_scope(stats) == without_scope(await manager.stats(since=EPOCH))
+
+
+async def test_running_counts_stay_exact_under_concurrent_changes(
+    manager: JobManager, clock: Clock
+) -> None:
+    """Claims, reports, retries, cancels and deletes racing on one database."""
+    created = [
+        (await manager.create_job(job_request(domain=f"d{n % 3}.example")))[0] for n in range(24)
+    ]
+
+    async def lifecycle(worker: str) -> None:
+        job = await manager.claim_next(worker)
+        if job is None:
+            return
+        failed = JobUpdate(status="failed", error_message="Request timeout", workerId=worker)
+        job = await manager.update_job(job.id, failed)  # automatic retry: pending again
+        with contextlib.suppress(ScrapeJobsError):
+            await manager.cancel_job(job.id)
+
+    await asyncio.gather(*(lifecycle(f"w{n}") for n in range(16)))
+    await asyncio.gather(
+        *(manager.delete_job(job.id) for job in created[:4]),
+        *(manager.retry_job(job.id) for job in created[4:10]),
+        return_exceptions=True,
+    )
+
+    stats = await manager.stats()
+    assert without_scope(stats) == without_scope(await manager.stats(since=EPOCH))
+    assert stats["jobs"]["total"] == 20
+
+
+async def test_recount_rebuilds_the_running_counts(
+    manager: JobManager, store: JobStore, clock: Clock
+) -> None:
+    await build_history(manager, clock)
+    before = without_scope(await manager.stats())
+
+    await store.recount()
+
+    assert without_scope(await manager.stats()) == before

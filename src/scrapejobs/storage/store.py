@@ -10,13 +10,14 @@ disagree.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from scrapejobs.errors import StorageUnavailable
@@ -24,7 +25,7 @@ from scrapejobs.failures import ErrorType
 from scrapejobs.jobs import EventKind, Job, JobEvent, JobStatus, JobType
 from scrapejobs.stats import MIN_EVIDENCE, TOP, FailureTally, StatsCounts
 from scrapejobs.storage.database import WRITE, make_engine
-from scrapejobs.storage.tables import job_events, jobs, pages
+from scrapejobs.storage.tables import failure_counts, job_counts, job_events, jobs, pages
 
 __all__ = ["JobFilter", "JobStore"]
 
@@ -40,17 +41,6 @@ class JobFilter:
     error_contains: str | None = None
     ids: tuple[str, ...] | None = None
     created_since: datetime | None = None
-
-    def event_where(self) -> list[sa.ColumnElement[bool]]:
-        """The analytics scope (domain, job type, created since) on the events' copies."""
-        clauses: list[sa.ColumnElement[bool]] = []
-        if self.domain is not None:
-            clauses.append(job_events.c.domain == self.domain)
-        if self.job_type is not None:
-            clauses.append(job_events.c.job_type == self.job_type.value)
-        if self.created_since is not None:
-            clauses.append(job_events.c.job_created_at >= self.created_since)
-        return clauses
 
     def where(self) -> list[sa.ColumnElement[bool]]:
         clauses: list[sa.ColumnElement[bool]] = []
@@ -186,11 +176,42 @@ class JobStore:
         async with self._transaction() as conn:
             await conn.execute(sa.select(jobs.c.id).limit(1))
 
-    @staticmethod
-    async def _add_events(conn: AsyncConnection, job: Job, events: Iterable[JobEvent]) -> None:
+    async def _add_events(
+        self, conn: AsyncConnection, job: Job, events: Sequence[JobEvent]
+    ) -> None:
+        """Write events, and count the failed attempts and retries among them."""
         rows = [_event_values(event, job) for event in events]
         if rows:
             await conn.execute(job_events.insert(), rows)
+        keys = [
+            _failure_key(job, e.event, e.failure_pattern, e.error_type)
+            for e in events
+            if e.event.value in _FAILURE_EVENTS
+        ]
+        for key in sorted(keys):
+            await self._count(conn, failure_counts, key, +1)
+
+    async def _count(
+        self, conn: AsyncConnection, table: sa.Table, key: tuple[Any, ...], delta: int
+    ) -> None:
+        """Add ``delta`` to one running count (``job_counts`` or ``failure_counts``)."""
+        insert = postgresql.insert if self._postgres else sqlite.insert
+        names = [column.name for column in table.primary_key.columns]
+        counter = next(column for column in table.columns if not column.primary_key)
+        row = dict(zip(names, key, strict=True)) | {counter.name: delta}
+        statement = insert(table).values(row)
+        await conn.execute(
+            statement.on_conflict_do_update(index_elements=names, set_={counter: counter + delta})
+        )
+
+    async def _recount(self, conn: AsyncConnection, old: Job | None, new: Job | None) -> None:
+        """Move a job between ``job_counts`` rows; in key order, so that writers never deadlock."""
+        changes = {_job_key(old): -1} if old else {}
+        if new:
+            changes[_job_key(new)] = changes.get(_job_key(new), 0) + 1
+        for key, delta in sorted(changes.items()):
+            if delta:
+                await self._count(conn, job_counts, key, delta)
 
     async def insert_job(
         self,
@@ -208,6 +229,7 @@ class JobStore:
         try:
             async with self._transaction(write=True) as conn:
                 await conn.execute(jobs.insert().values(values))
+                await self._recount(conn, None, job)
                 await self._add_events(conn, job, [event])
         except sa.exc.IntegrityError:
             if idempotency_key is None:
@@ -273,8 +295,10 @@ class JobStore:
             row = (await conn.execute(statement)).first()
             if row is None:
                 return None
-            await self._add_events(conn, new, events)
-        return _job(row)
+            saved = _job(row)
+            await self._recount(conn, old, saved)
+            await self._add_events(conn, saved, events)
+        return saved
 
     async def claim_next(
         self, worker_id: str, *, now: datetime, lease_until: datetime
@@ -315,6 +339,7 @@ class JobStore:
             if row is None:
                 return None
             job = _job(row)
+            await self._recount(conn, replace(job, status=JobStatus.PENDING), job)
             started = JobEvent(
                 job_id=job.id,
                 at=now,
@@ -382,36 +407,80 @@ class JobStore:
         return [dict(row._mapping) for row in rows]
 
     async def stats_counts(self, scope: JobFilter) -> StatsCounts:
-        """The counts behind the retry analytics (``scrapejobs.stats``), one query each."""
-        where = scope.where()
+        """The counts behind the retry analytics (``scrapejobs.stats``), one query each.
+
+        From the running counts, unless the scope starts at a moment (``since``),
+        which they cannot tell: then from the jobs and events themselves.
+        """
+        src = COUNTS if scope.created_since is None else BASE
+        on_jobs = _scope(scope, src.jobs, jobs.c.created_at)
+        on_events = _scope(scope, src.events, src.created)
         async with self._transaction() as conn:
-            by_retries = (await conn.execute(_jobs_by_retries(where))).all()
-            tally = await _failure_tally(conn, scope.event_where())
-            retried_domains = (await conn.execute(_retried_domains(where))).all()
-            domain_errors = (await conn.execute(_domain_errors(where))).all()
-            exhausted = (await conn.execute(_exhausted(where))).all()
+            by_retries = (await conn.execute(_jobs_by_retries(src, on_jobs))).all()
+            tally = await _failure_tally(conn, src, on_events)
+            retried_domains = (await conn.execute(_retried_domains(src, on_jobs))).all()
+            domain_errors = (await conn.execute(_domain_errors(src, on_jobs))).all()
+            exhausted = (await conn.execute(_exhausted(src, on_jobs))).all()
         return StatsCounts(
-            by_retries={(row[0], row[1]): row[2] for row in by_retries},
+            by_retries={(row[0], row[1]): int(row[2]) for row in by_retries if row[2]},
             tally=tally,
-            retried_domains=[(row[0], int(row[1]), row[2]) for row in retried_domains],
-            domain_errors=[(row[0], row[1], row[2]) for row in domain_errors],
-            exhausted={row[0]: row[1] for row in exhausted},
+            retried_domains=[(row[0], int(row[1]), int(row[2])) for row in retried_domains],
+            domain_errors=[(row[0], row[1], int(row[2])) for row in domain_errors],
+            exhausted={row[0]: int(row[1]) for row in exhausted if row[1]},
         )
+
+    async def recount(self) -> None:
+        """Rebuild ``job_counts`` and ``failure_counts`` from the rows (after a bulk load)."""
+        exhausted = sa.case((BASE.exhausted, 1), else_=0)
+        job_keys = (
+            jobs.c.domain,
+            jobs.c.job_type,
+            jobs.c.status,
+            jobs.c.retry_count,
+            sa.func.coalesce(jobs.c.error_type, ""),
+            sa.func.coalesce(jobs.c.failure_pattern, ""),
+            exhausted,
+        )
+        e = job_events.c
+        event_keys = (
+            e.domain,
+            e.job_type,
+            e.event,
+            sa.func.coalesce(e.failure_pattern, ""),
+            sa.func.coalesce(e.error_type, ""),
+        )
+        async with self._transaction(write=True) as conn:
+            for table, keys, where in (
+                (job_counts, job_keys, []),
+                (failure_counts, event_keys, [e.event.in_(_FAILURE_EVENTS)]),
+            ):
+                counted = sa.select(*keys, sa.func.count()).where(*where).group_by(*keys)
+                await conn.execute(table.delete())
+                await conn.execute(table.insert().from_select(list(table.c), counted))
 
     async def shared_counts(self) -> tuple[dict[str, int], FailureTally]:
         """Jobs by status and the failure tally of all jobs (the database metrics)."""
-        by_status = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
+        by_status = sa.select(job_counts.c.status, sa.func.sum(job_counts.c.jobs)).group_by(
+            job_counts.c.status
+        )
         async with self._transaction() as conn:
             statuses = (await conn.execute(by_status)).all()
-            tally = await _failure_tally(conn, [])
-        return {row[0]: row[1] for row in statuses}, tally
+            tally = await _failure_tally(conn, COUNTS, [])
+        return {row[0]: int(row[1]) for row in statuses}, tally
 
     async def delete_job(self, job: Job) -> bool:
         """Delete ``job`` if it is unchanged since it was read; its events go with it."""
         statement = jobs.delete().where(jobs.c.id == job.id, jobs.c.version == job.version)
+        failures = _failure_events(BASE, [job_events.c.job_id == job.id])
         async with self._transaction(write=True) as conn:
-            deleted = (await conn.execute(statement)).rowcount
-        return deleted == 1
+            counted = (await conn.execute(failures)).all()
+            if (await conn.execute(statement)).rowcount != 1:
+                return False
+            await self._recount(conn, job, None)
+            for event, pattern, error_type, events in sorted(counted):
+                key = _failure_key(job, event, pattern, error_type)
+                await self._count(conn, failure_counts, key, -events)
+        return True
 
 
 # -- the statements behind stats_counts -------------------------------------
@@ -427,72 +496,143 @@ _DOMAIN_ERROR_TYPES = (
 )
 
 
+@dataclass(frozen=True)
+class _Source:
+    """Where the analytics count: the running counts, or the rows themselves.
+
+    ``weight`` is how many jobs (events) one row stands for: its counter in
+    ``job_counts`` / ``failure_counts``, 1 in ``jobs`` / ``job_events``.
+    """
+
+    jobs: sa.Table
+    jobs_weight: sa.ColumnElement[Any]
+    exhausted: sa.ColumnElement[bool]
+    events: sa.Table
+    events_weight: sa.ColumnElement[Any]
+    created: sa.ColumnElement[Any] | None
+
+
+COUNTS = _Source(
+    jobs=job_counts,
+    jobs_weight=job_counts.c.jobs,
+    exhausted=job_counts.c.exhausted == 1,
+    events=failure_counts,
+    events_weight=failure_counts.c.events,
+    created=None,
+)
+BASE = _Source(
+    jobs=jobs,
+    jobs_weight=sa.literal_column("1"),
+    exhausted=sa.and_(jobs.c.max_retries > 0, jobs.c.retry_count >= jobs.c.max_retries),
+    events=job_events,
+    events_weight=sa.literal_column("1"),
+    created=job_events.c.job_created_at,
+)
+
+
+def _scope(scope: JobFilter, table: sa.Table, created: sa.ColumnElement[Any] | None) -> Where:
+    """The analytics filters (domain, job type, created since) on one table."""
+    clauses: Where = []
+    if scope.domain is not None:
+        clauses.append(table.c.domain == scope.domain)
+    if scope.job_type is not None:
+        clauses.append(table.c.job_type == scope.job_type.value)
+    if scope.created_since is not None:
+        assert created is not None, "running counts have no creation time"
+        clauses.append(created >= scope.created_since)
+    return clauses
+
+
+def _job_key(job: Job) -> tuple[Any, ...]:
+    """The ``job_counts`` row a job counts in (its primary key, in column order)."""
+    exhausted = job.max_retries > 0 and job.retry_count >= job.max_retries
+    return (
+        job.domain,
+        job.job_type.value,
+        job.status.value,
+        job.retry_count,
+        job.metadata.get("errorType") or "",
+        job.metadata.get("failurePattern") or "",
+        int(exhausted),
+    )
+
+
+def _failure_key(
+    job: Job, event: str, pattern: str | None, error_type: str | None
+) -> tuple[str, ...]:
+    """The ``failure_counts`` row a failed attempt or retry counts in."""
+    return (job.domain, job.job_type.value, str(event), pattern or "", error_type or "")
+
+
 def _inline(value: Any) -> sa.BindParameter[Any]:
     """A constant written into the SQL, so the planners can match partial indexes."""
     return sa.literal(value, literal_execute=True)
 
 
-def _jobs_by_retries(where: Where) -> sa.Select[Any]:
+def _jobs_by_retries(src: _Source, where: Where) -> sa.Select[Any]:
+    t = src.jobs
     return (
-        sa.select(jobs.c.retry_count, jobs.c.status, sa.func.count())
+        sa.select(t.c.retry_count, t.c.status, sa.func.sum(src.jobs_weight))
         .where(*where)
-        .group_by(jobs.c.retry_count, jobs.c.status)
+        .group_by(t.c.retry_count, t.c.status)
     )
 
 
-async def _failure_tally(conn: AsyncConnection, where: Where) -> FailureTally:
-    rows = (await conn.execute(_failure_events(where))).all()
+async def _failure_tally(conn: AsyncConnection, src: _Source, where: Where) -> FailureTally:
+    rows = (await conn.execute(_failure_events(src, where))).all()
     tables: dict[str, dict[tuple[str, str], int]] = {kind: {} for kind in _FAILURE_EVENTS}
     unknown = ErrorType.UNKNOWN.value
     for event, pattern, error_type, count in rows:
+        if not count:  # a running count that went back to zero
+            continue
         key = (pattern or unknown, error_type or unknown)
-        tables[event][key] = tables[event].get(key, 0) + count
+        tables[event][key] = tables[event].get(key, 0) + int(count)
     return FailureTally(tables[EventKind.FAILED.value], tables[EventKind.RETRIED.value])
 
 
-def _failure_events(where: Where) -> sa.Select[Any]:
-    """Failed attempts and retries by (event, failurePattern, errorType), from one index."""
-    columns = (job_events.c.event, job_events.c.failure_pattern, job_events.c.error_type)
+def _failure_events(src: _Source, where: Where) -> sa.Select[Any]:
+    """Failed attempts and retries by (event, failurePattern, errorType)."""
+    t = src.events
+    columns = (t.c.event, t.c.failure_pattern, t.c.error_type)
     return (
-        sa.select(*columns, sa.func.count())
-        .where(job_events.c.event.in_([_inline(kind) for kind in _FAILURE_EVENTS]), *where)
+        sa.select(*columns, sa.func.sum(src.events_weight))
+        .where(t.c.event.in_([_inline(kind) for kind in _FAILURE_EVENTS]), *where)
         .group_by(*columns)
     )
 
 
-def _retried_domains(where: Where) -> sa.Select[Any]:
-    retries = sa.func.sum(jobs.c.retry_count)
+def _retried_domains(src: _Source, where: Where) -> sa.Select[Any]:
+    t = src.jobs
+    retries = sa.func.sum(t.c.retry_count * src.jobs_weight)
     return (
-        sa.select(jobs.c.domain, retries, sa.func.count())
-        .where(jobs.c.retry_count > _inline(0), *where)
-        .group_by(jobs.c.domain)
-        .order_by(retries.desc(), jobs.c.domain)
+        sa.select(t.c.domain, retries, sa.func.sum(src.jobs_weight))
+        .where(t.c.retry_count > _inline(0), *where)
+        .group_by(t.c.domain)
+        .having(retries > 0)
+        .order_by(retries.desc(), t.c.domain)
         .limit(TOP)
     )
 
 
-def _domain_errors(where: Where) -> sa.Select[Any]:
+def _domain_errors(src: _Source, where: Where) -> sa.Select[Any]:
     """Domains with at least MIN_EVIDENCE jobs whose latest failure was of one type."""
-    count = sa.func.count()
+    t = src.jobs
+    count = sa.func.sum(src.jobs_weight)
     return (
-        sa.select(jobs.c.error_type, jobs.c.domain, count)
-        .where(jobs.c.error_type.in_([_inline(t) for t in _DOMAIN_ERROR_TYPES]), *where)
-        .group_by(jobs.c.error_type, jobs.c.domain)
+        sa.select(t.c.error_type, t.c.domain, count)
+        .where(t.c.error_type.in_([_inline(e) for e in _DOMAIN_ERROR_TYPES]), *where)
+        .group_by(t.c.error_type, t.c.domain)
         .having(count >= MIN_EVIDENCE)
-        .order_by(count.desc(), jobs.c.domain)
+        .order_by(count.desc(), t.c.domain)
         .limit(TOP * len(_DOMAIN_ERROR_TYPES))
     )
 
 
-def _exhausted(where: Where) -> sa.Select[Any]:
+def _exhausted(src: _Source, where: Where) -> sa.Select[Any]:
     """Failed jobs that used all their retries, by failurePattern."""
+    t = src.jobs
     return (
-        sa.select(jobs.c.failure_pattern, sa.func.count())
-        .where(
-            jobs.c.status == _inline(JobStatus.FAILED.value),
-            jobs.c.max_retries > _inline(0),
-            jobs.c.retry_count >= jobs.c.max_retries,
-            *where,
-        )
-        .group_by(jobs.c.failure_pattern)
+        sa.select(t.c.failure_pattern, sa.func.sum(src.jobs_weight))
+        .where(t.c.status == _inline(JobStatus.FAILED.value), src.exhausted, *where)
+        .group_by(t.c.failure_pattern)
     )

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
-__all__ = ["UTCDateTime", "job_events", "jobs", "metadata", "pages"]
+__all__ = ["UTCDateTime", "failure_counts", "job_counts", "job_events", "jobs", "metadata", "pages"]
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -42,7 +42,7 @@ JSONDocument: sa.types.TypeEngine[Any] = sa.JSON().with_variant(JSONB(), "postgr
 
 metadata = sa.MetaData()
 
-_EXHAUSTED = "status = 'failed' AND max_retries > 0 AND retry_count >= max_retries"
+_FAILURE_EVENTS = "event IN ('failed', 'retried')"
 
 jobs = sa.Table(
     "jobs",
@@ -92,29 +92,6 @@ jobs = sa.Table(
     sa.Index("ix_jobs_domain_created", "domain", "created_at"),
     sa.Index("ix_jobs_type_created", "job_type", "created_at"),
     sa.Index("ix_jobs_pattern_created", "failure_pattern", "created_at"),
-    # Retry analytics (migration 0003): each stats statement reads one of these.
-    sa.Index("ix_jobs_retries_status", "retry_count", "status", "job_type"),
-    sa.Index("ix_jobs_domain_retries", "domain", "retry_count", "status"),
-    sa.Index(
-        "ix_jobs_retried_domain",
-        "domain",
-        "retry_count",
-        postgresql_where=sa.text("retry_count > 0"),
-        sqlite_where=sa.text("retry_count > 0"),
-    ),
-    sa.Index(
-        "ix_jobs_error_domain",
-        "error_type",
-        "domain",
-        postgresql_where=sa.text("error_type IS NOT NULL"),
-        sqlite_where=sa.text("error_type IS NOT NULL"),
-    ),
-    sa.Index(
-        "ix_jobs_exhausted",
-        "failure_pattern",
-        postgresql_where=sa.text(_EXHAUSTED),
-        sqlite_where=sa.text(_EXHAUSTED),
-    ),
 )
 
 job_events = sa.Table(
@@ -143,17 +120,18 @@ job_events = sa.Table(
     sa.Column("job_created_at", UTCDateTime),
     sa.Index("ix_job_events_job", "job_id", "id"),
     sa.Index("ix_job_events_event_at", "event", "at"),
-    # Analytics: failures and retries overall, since a date, of a job type ...
+    # Analytics of the jobs created since a moment (the counts below cannot say).
     sa.Index(
-        "ix_job_events_failures",
-        "event",
+        "ix_job_events_failures_since",
         "job_created_at",
+        "event",
         "failure_pattern",
         "error_type",
+        "domain",
         "job_type",
+        postgresql_where=sa.text(_FAILURE_EVENTS),
+        sqlite_where=sa.text(_FAILURE_EVENTS),
     ),
-    # ... and of one domain.
-    sa.Index("ix_job_events_domain_failures", "domain", "event", "failure_pattern", "error_type"),
 )
 
 # The pages each attempt crawled; results are the latest attempt's pages.
@@ -177,4 +155,33 @@ pages = sa.Table(
     sa.Column("fetched_at", UTCDateTime, nullable=False),
     sa.Column("error", sa.Text),
     sa.Index("ix_pages_job_attempt", "job_id", "attempt", "id"),
+)
+
+# Running counts for the analytics (migration 0003), kept by the store in the
+# same transaction as every change they count: jobs by the fields the stats
+# group on, and failed attempts and retries. A stats query then sums a few
+# thousand rows instead of a million. '' stands for "none" in key columns.
+job_counts = sa.Table(
+    "job_counts",
+    metadata,
+    sa.Column("domain", sa.String(300), primary_key=True),
+    sa.Column("job_type", sa.String(32), primary_key=True),
+    sa.Column("status", sa.String(16), primary_key=True),
+    sa.Column("retry_count", sa.Integer, primary_key=True),
+    sa.Column("error_type", sa.String(32), primary_key=True),
+    sa.Column("failure_pattern", sa.String(32), primary_key=True),
+    # 1 when the job used all its retries (max_retries > 0 and retry_count >= max_retries).
+    sa.Column("exhausted", sa.Integer, primary_key=True),
+    sa.Column("jobs", sa.BigInteger, nullable=False),
+)
+
+failure_counts = sa.Table(
+    "failure_counts",
+    metadata,
+    sa.Column("domain", sa.String(300), primary_key=True),
+    sa.Column("job_type", sa.String(32), primary_key=True),
+    sa.Column("event", sa.String(32), primary_key=True),
+    sa.Column("failure_pattern", sa.String(32), primary_key=True),
+    sa.Column("error_type", sa.String(32), primary_key=True),
+    sa.Column("events", sa.BigInteger, nullable=False),
 )
