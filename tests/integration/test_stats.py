@@ -310,9 +310,30 @@ async def test_running_counts_agree_with_the_rows(manager: JobManager, clock: Cl
         assert without_scope(from_counts) == without_scope(from_rows)
 
 
-async def test_deleting_a_job_takes_it_out_of_the_counts(
+async def test_list_totals_from_the_counts_match_the_rows(
     manager: JobManager, clock: Clock
 ) -> None:
+    """A list's total is summed from job_counts (when it keys on every filter): same number."""
+    await build_history(manager, clock)
+    await manager.delete_job((await manager.list_jobs(JobFilter(domain="d.example")))[0][0].id)
+    expected = [
+        (JobFilter(), 18),
+        (JobFilter(status=JobStatus.FAILED), 10),
+        (JobFilter(domain="a.example"), 5),
+        (JobFilter(status=JobStatus.FAILED, domain="a.example"), 3),
+        (JobFilter(job_type=JobType.PAGE_SCRAPE), 3),
+        (JobFilter(failure_pattern="rate_limiting"), 3),
+        (JobFilter(status=JobStatus.PENDING, failure_pattern="server_error"), 1),
+        (JobFilter(domain="nowhere.example"), 0),
+        (JobFilter(failure_pattern=""), 0),
+        (JobFilter(status=JobStatus.FAILED, error_contains="timeout"), 2),  # counts the rows
+    ]
+    for query, matching in expected:
+        rows, total = await manager.list_jobs(query, limit=100)
+        assert (len(rows), total) == (matching, matching), query
+
+
+async def test_deleting_a_job_takes_it_out_of_the_counts(manager: JobManager, clock: Clock) -> None:
     await build_history(manager, clock)
     exhausted, _ = await manager.list_jobs(JobFilter(domain="a.example", status=JobStatus.FAILED))
 
