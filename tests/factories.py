@@ -69,3 +69,40 @@ async def history(
             report = JobUpdate.model_validate({"status": "failed", "workerId": "w1", **failure})
         job = await manager.update_job(job.id, report)
     return job
+
+
+# A response `data` of GET /api/scrape-jobs/stats, for the views that render one.
+STATS_REPORT: dict[str, Any] = {
+    "scope": {"domain": None, "since": None, "job_type": None},
+    "generatedAt": "2026-11-28T17:40:00.000Z",
+    "jobs": {
+        "total": 12,
+        "byStatus": {"pending": 1, "running": 0, "completed": 7, "failed": 3, "cancelled": 1},
+    },
+    "retryMetrics": {
+        "totalRetries": 9,
+        "retrySuccessRate": 0.6667,
+        "avgRetriesPerJob": 1.8,
+        "retrysByErrorType": {"timeout": 4, "rate_limited": 3},
+        "retryEffectiveness": {
+            "firstRetrySuccess": 0.5,
+            "secondRetrySuccess": 0.3333,
+            "thirdRetrySuccess": None,
+        },
+    },
+    "failureAnalysis": {
+        "mostRetriedDomains": [{"domain": "a.example", "retries": 5, "retriedJobs": 3}],
+        "commonFailurePatterns": [
+            {"failurePattern": "network_connectivity", "failures": 6, "share": 0.5}
+        ],
+        "retryEffectiveness": [{"retry": 1, "finished": 4, "succeeded": 2, "successRate": 0.5}],
+        "recommendations": [
+            {
+                "type": "configuration",
+                "message": "Consider increasing default timeout values",
+                "impact": "high",
+                "evidence": {"timeoutFailures": 4, "failures": 6, "share": 0.6667},
+            }
+        ],
+    },
+}

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_CONFIG",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_PRIORITY",
+    "PAGE_FIELDS",
     "Attempt",
     "EventKind",
     "InvalidDomain",
@@ -82,6 +83,22 @@ def can_transition(current: JobStatus, target: JobStatus, step: str) -> bool:
     """True when ``step`` may move a job from ``current`` to ``target``."""
     return TRANSITIONS.get((current, target)) == step
 
+
+# The fields of one crawled page, in the order the results export gives them
+# (docs/api.md); the server writes them and the CLI's CSV export reads them.
+PAGE_FIELDS = (
+    "url",
+    "final_url",
+    "status",
+    "depth",
+    "content_type",
+    "title",
+    "text",
+    "links",
+    "bytes",
+    "fetched_at",
+    "error",
+)
 
 DEFAULT_PRIORITY = 5
 DEFAULT_MAX_RETRIES = 3

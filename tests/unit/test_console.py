@@ -17,48 +17,14 @@ from rich.console import Console, RenderableType
 from scrapejobs.client import JobList
 from scrapejobs.console.commands import since_timestamp
 from scrapejobs.console.common import detail_lines
-from scrapejobs.console.export import PAGE_FIELDS, write_csv, write_json, write_jsonl
+from scrapejobs.console.export import write_csv, write_json, write_jsonl
 from scrapejobs.console.report import percent, stats_report
 from scrapejobs.console.views import jobs_footer, moment, took
 from scrapejobs.console.watch import next_retry, progress_view, summary
+from scrapejobs.jobs import PAGE_FIELDS
+from tests.factories import STATS_REPORT
 
 NOW = datetime(2026, 11, 28, 17, 40, tzinfo=UTC)
-
-# The response `data` of GET /api/scrape-jobs/stats as its author specified it.
-STATS: dict[str, Any] = {
-    "scope": {"domain": None, "since": None, "job_type": None},
-    "generatedAt": "2026-11-28T17:40:00.000Z",
-    "jobs": {
-        "total": 12,
-        "byStatus": {"pending": 1, "running": 0, "completed": 7, "failed": 3, "cancelled": 1},
-    },
-    "retryMetrics": {
-        "totalRetries": 9,
-        "retrySuccessRate": 0.6667,
-        "avgRetriesPerJob": 1.8,
-        "retrysByErrorType": {"timeout": 4, "rate_limited": 3},
-        "retryEffectiveness": {
-            "firstRetrySuccess": 0.5,
-            "secondRetrySuccess": 0.3333,
-            "thirdRetrySuccess": None,
-        },
-    },
-    "failureAnalysis": {
-        "mostRetriedDomains": [{"domain": "a.example", "retries": 5, "retriedJobs": 3}],
-        "commonFailurePatterns": [
-            {"failurePattern": "network_connectivity", "failures": 6, "share": 0.5}
-        ],
-        "retryEffectiveness": [{"retry": 1, "finished": 4, "succeeded": 2, "successRate": 0.5}],
-        "recommendations": [
-            {
-                "type": "configuration",
-                "message": "Consider increasing default timeout values",
-                "impact": "high",
-                "evidence": {"timeoutFailures": 4, "failures": 6, "share": 0.6667},
-            }
-        ],
-    },
-}
 
 
 def render(renderable: RenderableType, width: int = 100) -> str:
@@ -83,7 +49,7 @@ def _in_order(line: str, words: tuple[str, ...]) -> bool:
 
 
 def test_the_stats_report_shows_every_block_of_the_response() -> None:
-    text = render(stats_report(STATS))
+    text = render(stats_report(STATS_REPORT))
     assert text.startswith("Retry report - all jobs (generated 2026-11-28 17:40:00Z)")
     assert "12 jobs: 1 pending, 0 running, 7 completed, 3 failed, 1 cancelled" in text
     for words in (

@@ -14,6 +14,7 @@ from scrapejobs.jobs import DEFAULT_CONFIG, EventKind, Job, JobEvent, JobStatus,
 from scrapejobs.schemas import JobCreate
 from scrapejobs.web import charts, forms, job_view, views
 from scrapejobs.web.dashboard import api_validation_details
+from tests.factories import STATS_REPORT
 
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 JOB_ID = "123e4567-e89b-12d3-a456-426614174000"
@@ -537,41 +538,6 @@ def test_is_cross_site(origin: str | None, host: str, fetch_site: str | None, cr
 
 # -- analytics ----------------------------------------------------------------------------------
 
-SEED_STATS: dict[str, Any] = {
-    "scope": {"domain": None, "since": None, "job_type": None},
-    "generatedAt": "2026-11-28T17:40:00.000Z",
-    "jobs": {
-        "total": 12,
-        "byStatus": {"pending": 1, "running": 0, "completed": 7, "failed": 3, "cancelled": 1},
-    },
-    "retryMetrics": {
-        "totalRetries": 9,
-        "retrySuccessRate": 0.6667,
-        "avgRetriesPerJob": 1.8,
-        "retrysByErrorType": {"timeout": 4, "rate_limited": 3},
-        "retryEffectiveness": {
-            "firstRetrySuccess": 0.5,
-            "secondRetrySuccess": 0.3333,
-            "thirdRetrySuccess": None,
-        },
-    },
-    "failureAnalysis": {
-        "mostRetriedDomains": [{"domain": "a.example", "retries": 5, "retriedJobs": 3}],
-        "commonFailurePatterns": [
-            {"failurePattern": "network_connectivity", "failures": 6, "share": 0.5}
-        ],
-        "retryEffectiveness": [{"retry": 1, "finished": 4, "succeeded": 2, "successRate": 0.5}],
-        "recommendations": [
-            {
-                "type": "configuration",
-                "message": "Consider increasing default timeout values",
-                "impact": "high",
-                "evidence": {"timeoutFailures": 4, "failures": 6, "share": 0.6667},
-            }
-        ],
-    },
-}
-
 
 @pytest.mark.parametrize(
     ("rate", "text"), [(None, "no data"), (0.5, "50%"), (0.6667, "66.7%"), (1, "100%"), (0, "0%")]
@@ -600,7 +566,7 @@ def test_rate_bars_are_the_rate_itself() -> None:
 
 
 def test_analytics_view_of_the_stats_shape() -> None:
-    view = charts.analytics_view(SEED_STATS)
+    view = charts.analytics_view(STATS_REPORT)
     assert view.headlines == [
         ("Jobs", "12"),
         ("Retries", "9"),
@@ -635,7 +601,7 @@ def test_analytics_view_of_the_stats_shape() -> None:
 
 
 def test_analytics_view_falls_back_to_the_seed_effectiveness_block() -> None:
-    stats = {**SEED_STATS, "failureAnalysis": {}}
+    stats = {**STATS_REPORT, "failureAnalysis": {}}
     chart = charts.analytics_view(stats).charts[2]
     assert [(b.label, b.display) for b in chart.bars] == [
         ("first retry", "50%"),
@@ -653,7 +619,7 @@ def test_analytics_view_of_an_empty_database() -> None:
 
 def test_scoped_links_keep_the_scope() -> None:
     stats = {
-        **SEED_STATS,
+        **STATS_REPORT,
         "scope": {"domain": "a.example", "since": None, "job_type": "page_scrape"},
     }
     view = charts.analytics_view(stats)

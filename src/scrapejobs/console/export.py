@@ -17,22 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["FORMATS", "PAGE_FIELDS", "destination", "write_csv", "write_json", "write_jsonl"]
+from scrapejobs.jobs import PAGE_FIELDS
 
-# The page fields of the API (docs/api.md, the results export), in its order.
-PAGE_FIELDS = (
-    "url",
-    "final_url",
-    "status",
-    "depth",
-    "content_type",
-    "title",
-    "text",
-    "links",
-    "bytes",
-    "fetched_at",
-    "error",
-)
+__all__ = ["FORMATS", "destination", "write_csv", "write_json", "write_jsonl"]
 
 Page = Mapping[str, Any]
 

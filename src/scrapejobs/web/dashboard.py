@@ -353,6 +353,16 @@ async def retry_job(request: Request, manager: Manager, job_id: str) -> Response
     )
 
 
+async def _action_refused(
+    request: Request, manager: JobManager, job_id: str, exc: ScrapeJobsError
+) -> Response:
+    """A cancel or delete that the job's state does not allow, said in the actions' region."""
+    error = job_view.refusal_text(exc.message, exc.details)
+    return await _job_update(
+        request, manager, job_id, status_code=_status_of(exc), target="action", action_error=error
+    )
+
+
 @router.post("/jobs/{job_id}/cancel", dependencies=GUARDED)
 async def cancel_job(request: Request, manager: Manager, job_id: str) -> Response:
     try:
@@ -360,15 +370,7 @@ async def cancel_job(request: Request, manager: Manager, job_id: str) -> Respons
     except JobNotFound:
         return _gone(request, job_id)
     except ScrapeJobsError as exc:
-        error = job_view.refusal_text(exc.message, exc.details)
-        return await _job_update(
-            request,
-            manager,
-            job_id,
-            status_code=_status_of(exc),
-            target="action",
-            action_error=error,
-        )
+        return await _action_refused(request, manager, job_id, exc)
     return await _job_update(
         request, manager, job_id, target="action", action_message="Job cancelled"
     )
@@ -381,15 +383,7 @@ async def delete_job(request: Request, manager: Manager, job_id: str) -> Respons
     except JobNotFound:
         return _gone(request, job_id)
     except ScrapeJobsError as exc:
-        error = job_view.refusal_text(exc.message, exc.details)
-        return await _job_update(
-            request,
-            manager,
-            job_id,
-            status_code=_status_of(exc),
-            target="action",
-            action_error=error,
-        )
+        return await _action_refused(request, manager, job_id, exc)
     context = {"job": job, "nav": "jobs"}
     if _is_htmx(request):
         headers = {"HX-Retarget": "#job-page", "HX-Reswap": "innerHTML"}

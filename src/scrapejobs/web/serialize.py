@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from scrapejobs.jobs import Attempt, Job, timestamp
+from scrapejobs.jobs import PAGE_FIELDS, Attempt, Job, timestamp
 
 __all__ = ["attempt_json", "job_json", "page_json"]
 
@@ -42,21 +42,6 @@ def job_json(
     if attempts is not None:
         body["attempts"] = [attempt_json(attempt) for attempt in attempts]
     return body
-
-
-PAGE_FIELDS = (
-    "url",
-    "final_url",
-    "status",
-    "depth",
-    "content_type",
-    "title",
-    "text",
-    "links",
-    "bytes",
-    "fetched_at",
-    "error",
-)
 
 
 def page_json(row: dict[str, Any]) -> dict[str, Any]:
