@@ -42,17 +42,8 @@ class JobFilter:
     ids: tuple[str, ...] | None = None
     created_since: datetime | None = None
 
-    def where(self, table: sa.Table = jobs) -> list[sa.ColumnElement[bool]]:
-        """The filters on ``jobs``, or on ``job_counts`` for the fields it keys on."""
-        clauses: list[sa.ColumnElement[bool]] = []
-        if self.status is not None:
-            clauses.append(table.c.status == self.status.value)
-        if self.domain is not None:
-            clauses.append(table.c.domain == self.domain)
-        if self.job_type is not None:
-            clauses.append(table.c.job_type == self.job_type.value)
-        if self.failure_pattern is not None:
-            clauses.append(table.c.failure_pattern == self.failure_pattern)
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        clauses = self._keyed(jobs)
         if self.error_contains:
             pattern = "%" + _escape_like(self.error_contains) + "%"
             clauses.append(jobs.c.error_message.ilike(pattern, escape="\\"))
@@ -62,19 +53,31 @@ class JobFilter:
             clauses.append(jobs.c.created_at >= self.created_since)
         return clauses
 
+    def _keyed(self, table: sa.Table) -> list[sa.ColumnElement[bool]]:
+        """The filters on the fields that ``jobs`` and ``job_counts`` both have."""
+        clauses: list[sa.ColumnElement[bool]] = []
+        if self.status is not None:
+            clauses.append(table.c.status == self.status.value)
+        if self.domain is not None:
+            clauses.append(table.c.domain == self.domain)
+        if self.job_type is not None:
+            clauses.append(table.c.job_type == self.job_type.value)
+        if self.failure_pattern is not None:
+            clauses.append(table.c.failure_pattern == self.failure_pattern)
+        return clauses
+
     def total(self) -> sa.Select[Any]:
         """How many jobs match: summed from ``job_counts`` when it keys on every filter.
 
         A sum over the running counts costs the same however many jobs match;
         a ``count(*)`` of the jobs grows with them. ``job_counts`` stores a
-        missing pattern as '', which no pattern filter may mean.
+        missing pattern as '', so an empty pattern filter counts the rows too.
         """
-        if self.error_contains or self.ids is not None or self.created_since is not None:
+        unkeyed = self.error_contains or self.ids is not None or self.created_since is not None
+        if unkeyed or self.failure_pattern == "":
             return sa.select(sa.func.count()).select_from(jobs).where(*self.where())
-        if self.failure_pattern == "":
-            return sa.select(sa.literal(0))
         summed = sa.func.coalesce(sa.func.sum(job_counts.c.jobs), 0)
-        return sa.select(summed).where(*self.where(job_counts))
+        return sa.select(summed).where(*self._keyed(job_counts))
 
 
 def _escape_like(text: str) -> str:
