@@ -17,6 +17,7 @@ from tests.servers import free_port, serve
 from tests.sites import Site, page, serve_site
 
 PAGES = 6
+COMPLETED = {"outcome": "completed", "error_type": "", "failure_pattern": ""}
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -60,11 +61,13 @@ async def test_servers_agree_on_shared_state_and_the_worker_reports_its_pages(
                     )
                     assert created.status_code == 201
 
+                    # The attempt is counted after its pages: wait for the later of the two.
                     worker_metrics = await wait_for_metric(
                         client,
                         f"http://127.0.0.1:{metrics_port}/metrics",
-                        "scrapejobs_pages_fetched_total",
-                        PAGES,
+                        "scrapejobs_worker_attempts_total",
+                        1,
+                        **COMPLETED,
                     )
                     for base in (first, second):
                         await wait_for_metric(
@@ -75,8 +78,7 @@ async def test_servers_agree_on_shared_state_and_the_worker_reports_its_pages(
                 worker.terminate()
                 await worker.wait()
 
-    completed = {"outcome": "completed", "error_type": "", "failure_pattern": ""}
-    assert sample(worker_metrics, "scrapejobs_worker_attempts_total", **completed) == 1
+    assert sample(worker_metrics, "scrapejobs_pages_fetched_total") == PAGES
     for text in served:
         assert sample(text, "scrapejobs_jobs", status="pending") == 0
         # The servers run no workers: they fetched nothing themselves.
