@@ -59,8 +59,7 @@ sys.path.insert(0, str(ROOT))
 from tests.servers import serve  # noqa: E402
 
 from scrapejobs.failures import ErrorType  # noqa: E402
-from scrapejobs.storage import migrate  # noqa: E402
-from scrapejobs.storage.store import JobStore  # noqa: E402
+from scrapejobs.storage import SqlStore, migrate  # noqa: E402
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 SPAN = timedelta(days=90)
@@ -81,15 +80,16 @@ TRANSIENT = [
 ]
 JOB_COLUMNS = (
     "id", "domain", "job_type", "status", "priority", "retry_count", "max_retries", "config",
-    "metadata", "error_message", "failure_pattern", "error_type", "created_at", "updated_at",
-    "scheduled_at", "started_at", "completed_at", "attempts", "worker_id", "lease_expires_at",
-    "version",
+    "metadata", "failure_message", "failure_pattern", "error_type", "http_status", "retry_reason",
+    "last_error", "retried_at", "retried_by", "created_at", "updated_at", "scheduled_at",
+    "started_at", "completed_at", "attempts", "worker_id", "lease_expires_at", "version",
 )  # fmt: skip
 EVENT_COLUMNS = (
     "job_id", "at", "event", "from_status", "to_status", "actor", "attempt", "retry_count",
     "error_message", "error_type", "failure_pattern", "http_status", "domain", "job_type",
     "job_created_at",
 )  # fmt: skip
+METADATA = json.dumps({"source": "bench"})
 CONFIG = json.dumps(
     {"depth": 3, "maxPages": 100, "timeout": 30000, "respectRobots": True, "autoRetry": True}
 )
@@ -118,18 +118,6 @@ class Generator:
     def __init__(self, jobs: int, seed: int = 42) -> None:
         self.jobs = jobs
         self.rng = random.Random(seed)
-        self.metadata_cache: dict[tuple[str | None, int], str] = {}
-
-    def metadata(self, error_type: ErrorType | None, retries: int) -> str:
-        key = (error_type.value if error_type else None, retries)
-        if key not in self.metadata_cache:
-            meta: dict[str, Any] = {"source": "bench"}
-            if error_type:
-                meta |= {"errorType": error_type.value, "failurePattern": error_type.pattern.value}
-            if retries:
-                meta |= {"retriedBy": "system", "retryReason": f"Automatic retry after {key[0]}"}
-            self.metadata_cache[key] = json.dumps(meta)
-        return self.metadata_cache[key]
 
     def __iter__(self) -> Iterator[History]:
         for index in range(self.jobs):
@@ -167,6 +155,7 @@ class Generator:
     ) -> History:
         events: list[tuple[Any, ...]] = []
         at = created
+        retried_at: datetime | None = None
 
         def event(
             kind: str,
@@ -177,8 +166,9 @@ class Generator:
             retries: int,
             error: tuple[ErrorType, int | None, float] | None = None,
         ) -> None:
-            nonlocal at
+            nonlocal at, retried_at
             at += timedelta(seconds=1 + self.rng.random() * 30)
+            retried_at = at if kind == "retried" else retried_at
             error_type = error[0] if error else None
             events.append((
                 job_id, at, kind, frm, to, actor, attempt, retries,
@@ -216,13 +206,21 @@ class Generator:
             completed = at
         elif final == "failed":
             completed = at
-        error_type = plan[-1][0] if plan else None
+        # The current failure: the last one, unless the job completed since (Job.failure).
+        current = plan[-1] if plan and status != "completed" else None
+        error_type = current[0] if current else None
+        answered = plan[-1][0].value if plan else None
         job = (
             job_id, domain, job_type, status, self.rng.randint(1, 10), retries, 3, CONFIG,
-            self.metadata(error_type, retries),
-            error_type.value if status == "failed" and error_type else None,
+            METADATA,
+            error_type.value if error_type else None,
             error_type.pattern.value if error_type else None,
             error_type.value if error_type else None,
+            current[1] if current else None,
+            f"Automatic retry after {answered} error" if retries else None,
+            answered if retries else None,
+            retried_at if retries else None,
+            "system" if retries else None,
             created, at, at, started, completed, attempts,
             "w1" if status == "running" else None,
             at + timedelta(minutes=1) if status == "running" else None, len(events),
@@ -244,7 +242,7 @@ def _batches(generator: Generator, size: int = 20_000) -> Iterator[tuple[list[An
 
 
 async def _migrate(url: str) -> None:
-    store = JobStore.from_url(url)
+    store = SqlStore.from_url(url)
     try:
         await migrate.upgrade(store.engine)
     finally:
@@ -253,7 +251,7 @@ async def _migrate(url: str) -> None:
 
 async def _recount(url: str) -> None:
     """Fill the running counts the store keeps, as scrapejobs itself would have."""
-    store = JobStore.from_url(url)
+    store = SqlStore.from_url(url)
     try:
         await store.recount()
     finally:

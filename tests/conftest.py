@@ -24,7 +24,8 @@ from scrapejobs.manager import JobManager
 from scrapejobs.retry import RetryPolicy
 from scrapejobs.settings import Settings
 from scrapejobs.storage import migrate
-from scrapejobs.storage.store import JobStore
+from scrapejobs.storage import SqlStore
+from scrapejobs.store import Store
 from scrapejobs.web import create_app
 
 POSTGRES_URL = os.environ.get(
@@ -54,7 +55,7 @@ async def _drop_database(base_url: str, name: str) -> None:
 
 
 async def _migrate(url: str) -> None:
-    store = JobStore.from_url(url)
+    store = SqlStore.from_url(url)
     try:
         await migrate.upgrade(store.engine)
     finally:
@@ -110,14 +111,14 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[JobStore]:
-    store = JobStore.from_url(database_url)
+async def store(database_url: str) -> AsyncIterator[SqlStore]:
+    store = SqlStore.from_url(database_url)
     yield store
     await store.close()
 
 
 @pytest.fixture
-def manager(store: JobStore, clock: Clock) -> JobManager:
+def manager(store: Store, clock: Clock) -> JobManager:
     return JobManager(store, RetryPolicy(), lease_seconds=60, clock=clock)
 
 

@@ -1,16 +1,41 @@
-"""Test factories: job requests and jobs in a given state, through the real manager."""
+"""Test factories: jobs as plain values, job requests, and jobs in a state through the manager."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from scrapejobs.jobs import Job, JobStatus
+from scrapejobs.failures import ErrorType, Failure, classify
+from scrapejobs.jobs import DEFAULT_CONFIG, Job, JobStatus, JobType
 from scrapejobs.manager import JobManager
-from scrapejobs.schemas import JobCreate, JobUpdate
+from scrapejobs.schemas import JobCreate
 
 if TYPE_CHECKING:
     from tests.conftest import Clock
+
+
+CREATED = datetime(2024, 1, 1, 10, 0, tzinfo=UTC)
+
+
+def build_job(**changes: Any) -> Job:
+    """A job as a plain value, for pure code: pending on example.com unless ``changes`` say."""
+    job = Job(
+        id="123e4567-e89b-12d3-a456-426614174000",
+        domain="example.com",
+        job_type=JobType.DOMAIN_SCRAPE,
+        status=JobStatus.PENDING,
+        priority=5,
+        retry_count=0,
+        max_retries=3,
+        config=dict(DEFAULT_CONFIG),
+        metadata={"source": "api"},
+        created_at=CREATED,
+        updated_at=CREATED,
+        scheduled_at=CREATED,
+    )
+    return replace(job, **changes)
 
 
 def job_request(**fields: Any) -> JobCreate:
@@ -34,8 +59,7 @@ async def failed_job(
     """A job whose attempt failed and stays failed (autoRetry off unless asked)."""
     config = {"autoRetry": auto_retry, **fields.pop("config", {})}
     job = await running_job(manager, config=config, **fields)
-    report = JobUpdate(status="failed", error_message=message, workerId="w1")
-    return await manager.update_job(job.id, report)
+    return await manager.fail_attempt(job.id, classify(message), worker_id="w1")
 
 
 OK = "ok"
@@ -63,11 +87,10 @@ async def history(
         claimed = await manager.claim_next("w1")
         assert claimed is not None and claimed.id == job.id
         if outcome == OK:
-            report = JobUpdate(status="completed", workerId="w1")
+            job = await manager.complete_attempt(job.id, worker_id="w1")
         else:
-            failure = {"error_message": outcome, "errorType": outcome}
-            report = JobUpdate.model_validate({"status": "failed", "workerId": "w1", **failure})
-        job = await manager.update_job(job.id, report)
+            failure = Failure(ErrorType(outcome), outcome)
+            job = await manager.fail_attempt(job.id, failure, worker_id="w1")
     return job
 
 

@@ -3,6 +3,7 @@
     ScrapeJobsError
     ├── JobNotFound             no job with that id
     ├── InvalidRequest          the request breaks a rule of the domain (a 400)
+    │   └── InvalidField        ... by a value of one of the job's fields
     ├── JobConflict             the job is not in the state the step needs (a 409)
     │   ├── RetryNotAllowed     the seed's "cannot be retried" / "exceeded maximum" (a 400)
     │   └── LeaseLost           a worker's report or heartbeat for a lease it no longer holds
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "InvalidField",
     "InvalidRequest",
     "JobConflict",
     "JobNotFound",
@@ -43,6 +45,15 @@ class JobNotFound(ScrapeJobsError):
 
 class InvalidRequest(ScrapeJobsError):
     pass
+
+
+class InvalidField(InvalidRequest):
+    """A value the domain refuses for one field of a job; ``problem`` says why."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"Invalid {field}: {problem}", {"field": field, "problem": problem})
+        self.field = field
+        self.problem = problem
 
 
 class JobConflict(ScrapeJobsError):

@@ -19,10 +19,13 @@ Pure: no I/O.
 from __future__ import annotations
 
 import enum
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = [
+    "MAX_MESSAGE_LENGTH",
+    "MAX_RETRY_AFTER",
     "ErrorType",
     "Failure",
     "FailurePattern",
@@ -142,6 +145,12 @@ MESSAGE_RULES: tuple[tuple[re.Pattern[str], ErrorType], ...] = tuple(
 )
 
 
+MAX_MESSAGE_LENGTH = 10_000
+"""Characters of a failure's message that are kept (a server's error page can be long)."""
+MAX_RETRY_AFTER = 86_400.0
+"""The longest ``Retry-After`` honoured, in seconds: a site that asks for more gets a day."""
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
     """One classified failure of one attempt."""
@@ -155,6 +164,28 @@ class Failure:
     @property
     def pattern(self) -> FailurePattern:
         return self.error_type.pattern
+
+    def recorded(self) -> Failure:
+        """This failure as a job keeps it: a message that any store can hold.
+
+        A message may carry what a server sent: NUL characters and lone
+        surrogates are dropped, the length is capped, and an empty message
+        becomes the error type's name. ``retry_after`` is kept within 0 to
+        ``MAX_RETRY_AFTER``.
+
+        >>> Failure(ErrorType.UNKNOWN, "bad\\x00 byte").recorded().message
+        'bad byte'
+        """
+        text = self.message.replace("\x00", "").encode("utf-8", "ignore").decode("utf-8")
+        retry_after = self.retry_after
+        if retry_after is not None:
+            bounded = min(max(retry_after, 0.0), MAX_RETRY_AFTER)
+            retry_after = None if math.isnan(retry_after) else bounded
+        return replace(
+            self,
+            message=text[:MAX_MESSAGE_LENGTH] or self.error_type.value,
+            retry_after=retry_after,
+        )
 
 
 def classify_status(http_status: int) -> ErrorType:

@@ -16,27 +16,31 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from scrapejobs.failures import Failure, FailurePattern
+
 __all__ = [
     "DEFAULT_CONFIG",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_PRIORITY",
+    "MAX_METADATA_BYTES",
     "PAGE_FIELDS",
-    "Attempt",
-    "EventKind",
+    "SYSTEM_METADATA_KEYS",
     "InvalidDomain",
     "Job",
-    "JobEvent",
     "JobStatus",
     "JobType",
-    "attempts_from_events",
+    "LastRetry",
     "can_transition",
+    "check_metadata_size",
     "normalize_domain",
+    "system_facts",
     "timestamp",
 ]
 
@@ -100,6 +104,16 @@ PAGE_FIELDS = (
     "error",
 )
 
+MAX_METADATA_BYTES = 64 * 1024
+"""A job's metadata, as JSON, is at most this big; also after a PATCH merges into it."""
+
+
+def check_metadata_size(metadata: Mapping[str, Any]) -> None:
+    """ValueError when ``metadata`` is over ``MAX_METADATA_BYTES`` as JSON."""
+    if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+
+
 DEFAULT_PRIORITY = 5
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_USER_AGENT = "scrapejobs/0.1 (+https://github.com/scrapejobs/scrapejobs)"
@@ -120,8 +134,35 @@ DEFAULT_CONFIG: Mapping[str, Any] = {
 
 
 @dataclass(frozen=True, slots=True)
+class LastRetry:
+    """The latest retry of a job, manual or automatic (CONTRACT section 5)."""
+
+    reason: str
+    """``retryReason``: e.g. "Automatic retry after timeout error"."""
+    last_error: str | None
+    """``lastError``: the message of the failure the retry answered."""
+    retried_at: datetime
+    retried_by: str
+    """``"system"`` for an automatic retry, else who asked (``"api"``, ``"dashboard"``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
-    """One scrape job as stored. Frozen: every change goes through the store."""
+    """One scrape job as stored. Frozen: every change is a transition (``transitions.py``).
+
+    ``metadata`` is the user's alone. What the system knows about the job's
+    failures and retries lives in typed fields, written only by transitions:
+
+    - ``failure``: the failure of the latest failed attempt. It stays while a
+      retry answers it (the job is pending or running again) and is cleared
+      when an attempt completes; the history stays in the events.
+    - ``no_retry_reason``: why the policy scheduled no automatic retry.
+    - ``user_agent_rotations``: user agents tried after 403s.
+    - ``last_retry``: the latest retry.
+
+    The API renders them inside ``metadata`` under the seed's names
+    (:func:`system_facts`).
+    """
 
     id: str
     domain: str
@@ -132,7 +173,6 @@ class Job:
     max_retries: int
     config: Mapping[str, Any]
     metadata: Mapping[str, Any]
-    error_message: str | None
     created_at: datetime
     updated_at: datetime
     scheduled_at: datetime
@@ -144,6 +184,10 @@ class Job:
     lease_expires_at: datetime | None = None
     version: int = 1
     """Bumped by every write; conditional updates compare it."""
+    failure: Failure | None = None
+    no_retry_reason: str | None = None
+    user_agent_rotations: int = 0
+    last_retry: LastRetry | None = None
 
     def moved_to(self, status: JobStatus, now: datetime, **changes: Any) -> Job:
         """This job after a transition to ``status`` at ``now`` (not a claim).
@@ -163,14 +207,70 @@ class Job:
         )
 
     @property
-    def can_retry(self) -> bool:
-        """The seed's rule, settled by CONTRACT section 5."""
-        return self.status is JobStatus.FAILED and self.retry_count < self.max_retries
+    def error_message(self) -> str | None:
+        """The seed's field: the failure's message while the job is failed, else None."""
+        if self.status is JobStatus.FAILED and self.failure is not None:
+            return self.failure.message
+        return None
 
     @property
-    def failure_pattern(self) -> str | None:
-        value = self.metadata.get("failurePattern")
-        return value if isinstance(value, str) else None
+    def failure_pattern(self) -> FailurePattern | None:
+        return self.failure.pattern if self.failure else None
+
+    @property
+    def retries_exhausted(self) -> bool:
+        """All retries used: ``retry_count >= max_retries`` (CONTRACT section 5).
+
+        The one rule for "exhausted": the retry policy, the dashboard's retry
+        control and the analytics all ask it.
+        """
+        return self.retry_count >= self.max_retries
+
+    @property
+    def can_retry(self) -> bool:
+        """The seed's rule, settled by CONTRACT section 5."""
+        return self.status is JobStatus.FAILED and not self.retries_exhausted
+
+
+# The system's facts, under the names the seed shows inside ``metadata``
+# (CONTRACT section 10); a request that sets one of them is refused.
+SYSTEM_METADATA_KEYS = (
+    "retryReason",
+    "lastError",
+    "retriedAt",
+    "retriedBy",
+    "failurePattern",
+    "errorType",
+    "httpStatus",
+    "retryAfter",
+    "noRetryReason",
+    "userAgentRotations",
+)
+
+
+def system_facts(job: Job) -> dict[str, Any]:
+    """The job's failure and retry state as the seed shows it in ``metadata``.
+
+    Keys appear only when they have a value, in ``SYSTEM_METADATA_KEYS`` order.
+    """
+    facts: dict[str, Any] = {}
+    if job.last_retry is not None:
+        facts["retryReason"] = job.last_retry.reason
+        facts["lastError"] = job.last_retry.last_error
+        facts["retriedAt"] = timestamp(job.last_retry.retried_at)
+        facts["retriedBy"] = job.last_retry.retried_by
+    if job.failure is not None:
+        facts["failurePattern"] = job.failure.pattern.value
+        facts["errorType"] = job.failure.error_type.value
+        if job.failure.http_status is not None:
+            facts["httpStatus"] = job.failure.http_status
+        if job.failure.retry_after is not None:
+            facts["retryAfter"] = job.failure.retry_after
+    if job.no_retry_reason is not None:
+        facts["noRetryReason"] = job.no_retry_reason
+    if job.user_agent_rotations:
+        facts["userAgentRotations"] = job.user_agent_rotations
+    return facts
 
 
 def timestamp(moment: datetime) -> str:
@@ -259,79 +359,3 @@ def normalize_domain(value: str) -> str:
     if port is not None:
         normal = f"{normal}:{_check_port(port)}"
     return f"{scheme}://{normal}" if scheme else normal
-
-
-class EventKind(enum.StrEnum):
-    """What a job event records. Each transition and each attempt writes one."""
-
-    CREATED = "created"
-    UPDATED = "updated"
-    STARTED = "started"
-    """A worker claimed the job: an attempt begins."""
-    COMPLETED = "completed"
-    FAILED = "failed"
-    """An attempt failed (a worker's report, or a lease that expired)."""
-    RETRIED = "retried"
-    """``failed -> pending`` by a retry, manual or automatic."""
-    RELEASED = "released"
-    """A stopping worker gave the job back without spending a retry."""
-    CANCELLED = "cancelled"
-
-
-# Events that end an attempt, and the attempt's outcome they stand for.
-ATTEMPT_ENDINGS = frozenset(
-    {EventKind.COMPLETED, EventKind.FAILED, EventKind.RELEASED, EventKind.CANCELLED}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class JobEvent:
-    """One row of a job's history."""
-
-    job_id: str
-    at: datetime
-    event: EventKind
-    actor: str
-    retry_count: int
-    from_status: JobStatus | None = None
-    to_status: JobStatus | None = None
-    attempt: int | None = None
-    error_message: str | None = None
-    error_type: str | None = None
-    failure_pattern: str | None = None
-    http_status: int | None = None
-    details: Mapping[str, Any] | None = None
-
-
-@dataclass(slots=True)
-class Attempt:
-    """One run of a job, assembled from its ``started`` event and the event that ended it."""
-
-    attempt: int
-    started_at: datetime
-    workerId: str
-    finished_at: datetime | None = None
-    outcome: str = "running"
-    errorType: str | None = None
-    failurePattern: str | None = None
-    httpStatus: int | None = None
-    error_message: str | None = None
-
-
-def attempts_from_events(events: list[JobEvent]) -> list[Attempt]:
-    """The attempt history, oldest first, from a job's events in order."""
-    attempts: dict[int, Attempt] = {}
-    for event in events:
-        if event.attempt is None:
-            continue
-        if event.event is EventKind.STARTED:
-            attempts[event.attempt] = Attempt(event.attempt, event.at, event.actor)
-        elif event.event in ATTEMPT_ENDINGS and event.attempt in attempts:
-            run = attempts[event.attempt]
-            run.finished_at = event.at
-            run.outcome = event.event.value
-            run.errorType = event.error_type
-            run.failurePattern = event.failure_pattern
-            run.httpStatus = event.http_status
-            run.error_message = event.error_message
-    return sorted(attempts.values(), key=lambda run: run.attempt)

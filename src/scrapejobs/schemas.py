@@ -26,15 +26,17 @@ from pydantic import (
     model_validator,
 )
 
-from scrapejobs.failures import ErrorType, FailurePattern
+from scrapejobs.failures import MAX_RETRY_AFTER, ErrorType, Failure, FailurePattern, classify
 from scrapejobs.jobs import (
     DEFAULT_CONFIG,
     DEFAULT_MAX_RETRIES,
     DEFAULT_PRIORITY,
-    JobStatus,
+    SYSTEM_METADATA_KEYS,
     JobType,
+    check_metadata_size,
     normalize_domain,
 )
+from scrapejobs.transitions import JobEdit
 
 __all__ = [
     "BulkRetryRequest",
@@ -45,10 +47,8 @@ __all__ = [
     "JobUpdate",
     "RetryRequest",
     "StrictModel",
-    "check_metadata_size",
 ]
 
-MAX_METADATA_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 16
 MAX_JSON_INT = 2**63 - 1
 
@@ -88,16 +88,18 @@ def _check_json(value: Any, depth: int = 0) -> None:
         _check_scalar(value)
 
 
-def check_metadata_size(value: dict[str, Any]) -> dict[str, Any]:
-    """Also applied to metadata merged by a PATCH, which may outgrow each part."""
-    if len(json.dumps(value)) > MAX_METADATA_BYTES:
-        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
-    return value
-
-
 def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    """The user's metadata: storable JSON, at most 64 KiB, none of the system's keys."""
+    reserved = [key for key in SYSTEM_METADATA_KEYS if key in value]
+    if reserved:
+        names = ", ".join(reserved)
+        raise ValueError(
+            f"{names} {'is' if len(reserved) == 1 else 'are'} written by scrapejobs itself "
+            "and cannot be set (the failure and retry facts of CONTRACT section 10)"
+        )
     _check_json(value)
-    return check_metadata_size(value)
+    check_metadata_size(value)
+    return value
 
 
 def _check_header_value(value: str) -> str:
@@ -208,7 +210,9 @@ class JobUpdate(StrictModel):
     error_message: Annotated[Text, StringConstraints(max_length=10_000)] | None = None
     errorType: ErrorType | None = None
     httpStatus: Annotated[StrictInt, Field(ge=100, le=599)] | None = None
-    retryAfter: Annotated[StrictFloat, Field(ge=0, le=86_400, allow_inf_nan=False)] | None = None
+    retryAfter: (
+        Annotated[StrictFloat, Field(ge=0, le=MAX_RETRY_AFTER, allow_inf_nan=False)] | None
+    ) = None
     workerId: Name | None = None
 
     @model_validator(mode="after")
@@ -223,9 +227,23 @@ class JobUpdate(StrictModel):
             raise ValueError("nothing to update")
         return self
 
-    @property
-    def target_status(self) -> JobStatus | None:
-        return JobStatus(self.status) if self.status else None
+    def edit(self) -> JobEdit:
+        """The operator's changes in this request (all None for a bare report or cancel)."""
+        return JobEdit(
+            priority=self.priority,
+            max_retries=self.max_retries,
+            config=self.config.values() if self.config is not None else None,
+            metadata=self.metadata,
+        )
+
+    def failure(self) -> Failure:
+        """A ``failed`` report classified: errorType, else httpStatus, else the message."""
+        return classify(
+            self.error_message or "Job failed",
+            error_type=self.errorType,
+            http_status=self.httpStatus,
+            retry_after=self.retryAfter,
+        )
 
 
 class RetryRequest(StrictModel):

@@ -16,17 +16,16 @@ from contextlib import asynccontextmanager
 from scrapejobs.errors import StorageUnavailable
 from scrapejobs.manager import JobManager
 from scrapejobs.settings import Settings
-from scrapejobs.storage import migrate
-from scrapejobs.storage.store import JobStore
+from scrapejobs.storage import SqlStore, migrate
 
 __all__ = ["open_store", "running_service"]
 
 log = logging.getLogger(__name__)
 
 
-async def open_store(settings: Settings) -> JobStore:
+async def open_store(settings: Settings) -> SqlStore:
     """Open the database; migrate SQLite on start, check PostgreSQL's revision."""
-    store = JobStore.from_url(settings.database_url)
+    store = SqlStore.from_url(settings.database_url)
     try:
         if settings.is_sqlite:
             await migrate.upgrade(store.engine)

@@ -1,6 +1,6 @@
 """Retry analytics: the seed's ``retryMetrics`` and the failure analysis, from aggregates.
 
-Pure: the storage layer counts in SQL (``JobStore.stats_counts``) and hands
+Pure: the store counts (``Store.stats_counts``: in SQL, or in memory for tests) and hands
 over a few small tables of counts; this module turns them into rates, rankings
 and recommendations. Every metric's definition is written down in
 ``docs/analytics.md``; in short, for the jobs in scope (matching the filters):

@@ -40,14 +40,11 @@ from scrapejobs.failures import ErrorType, Failure
 from scrapejobs.jobs import Job
 from scrapejobs.manager import JobManager
 from scrapejobs.metrics import CLAIM_LATENCY, CRAWL_DURATION, PAGES_FETCHED, WORKER_ATTEMPTS
-from scrapejobs.schemas import JobUpdate
 
 __all__ = ["Worker", "default_worker_id"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-MAX_ERROR_MESSAGE = 10_000
 
 
 def default_worker_id() -> str:
@@ -136,7 +133,7 @@ class Worker:
             await heartbeat
             self._runs.discard(run)
 
-    async def _crawl(self, run: _Run) -> int:
+    async def _crawl(self, run: _Run) -> None:
         spec = CrawlSpec(run.job.job_type.value, run.job.domain, run.job.config)
 
         async def store(pages: list[Page]) -> None:
@@ -144,8 +141,7 @@ class Worker:
             PAGES_FETCHED.inc(len(rows))
             await self._persist(lambda: self.manager.record_pages(run.job, self.worker_id, rows))
 
-        summary = await self.crawler.crawl(spec, store)
-        return summary.pages
+        await self.crawler.crawl(spec, store)
 
     async def _finish(self, run: _Run) -> None:
         assert run.crawl is not None
@@ -159,17 +155,18 @@ class Worker:
                 await self._quietly(self.manager.release(job.id, self.worker_id))
                 log.info("worker %s: released job %s", self.worker_id, job.id)
             return
-        update: dict[str, Any]
-        if error is None:
-            update = {"status": "completed", "metadata": {"pagesCrawled": crawl.result()}}
-            WORKER_ATTEMPTS.labels("completed", "", "").inc()
-        else:
-            update = _failure_report(error)
-            error_type = ErrorType(update["errorType"])
-            WORKER_ATTEMPTS.labels("failed", error_type.value, error_type.pattern.value).inc()
-        CRAWL_DURATION.labels(update["status"]).observe(elapsed)
-        report = JobUpdate.model_validate({**update, "workerId": self.worker_id})
-        await self._quietly(self._persist(lambda: self.manager.update_job(job.id, report)))
+        failure = None if error is None else _failure_of(error)
+        outcome = "completed" if failure is None else "failed"
+        labels = ("", "") if failure is None else (failure.error_type.value, failure.pattern.value)
+        WORKER_ATTEMPTS.labels(outcome, *labels).inc()
+        CRAWL_DURATION.labels(outcome).observe(elapsed)
+        await self._quietly(self._persist(lambda: self._report(job, failure)))
+
+    def _report(self, job: Job, failure: Failure | None) -> Awaitable[Job]:
+        """The attempt's outcome: one manager call, the crawler's Failure passed as it is."""
+        if failure is None:
+            return self.manager.complete_attempt(job.id, worker_id=self.worker_id)
+        return self.manager.fail_attempt(job.id, failure, worker_id=self.worker_id)
 
     async def _heartbeat(self, run: _Run) -> None:
         """Renew the lease; when it is gone (cancelled, reaped), cancel the crawl."""
@@ -214,22 +211,9 @@ class Worker:
             log.error("worker %s: report failed, lease will expire: %s", self.worker_id, exc)
 
 
-def _failure_report(error: BaseException) -> dict[str, Any]:
-    """The PATCH body for a failed attempt, from the crawler's classified failure."""
+def _failure_of(error: BaseException) -> Failure:
+    """The crawler's classified failure; anything else is a bug, still a failed attempt."""
     if isinstance(error, CrawlFailed):
-        failure = error.failure
-    else:  # a bug or an unexpected library error: still a failed attempt, retried
-        log.error("crawl raised %r", error, exc_info=error)
-        failure = Failure(ErrorType.UNKNOWN, f"{type(error).__name__}: {error}")
-    # Messages may carry what a server sent: keep only what the store accepts.
-    message = failure.message.replace("\x00", "").encode("utf-8", "replace").decode()
-    report: dict[str, Any] = {
-        "status": "failed",
-        "error_message": message[:MAX_ERROR_MESSAGE] or failure.error_type.value,
-        "errorType": failure.error_type,
-    }
-    if failure.http_status is not None:
-        report["httpStatus"] = failure.http_status
-    if failure.retry_after is not None:
-        report["retryAfter"] = min(float(failure.retry_after), 86_400.0)
-    return report
+        return error.failure
+    log.error("crawl raised %r", error, exc_info=error)
+    return Failure(ErrorType.UNKNOWN, f"{type(error).__name__}: {error}")

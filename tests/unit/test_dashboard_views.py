@@ -9,29 +9,24 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from scrapejobs.failures import FailurePattern
-from scrapejobs.jobs import DEFAULT_CONFIG, EventKind, Job, JobEvent, JobStatus, JobType
+from scrapejobs.events import EventKind, JobEvent
+from scrapejobs.failures import ErrorType, Failure, FailurePattern
+from scrapejobs.jobs import DEFAULT_CONFIG, Job, JobStatus, JobType, LastRetry
 from scrapejobs.schemas import JobCreate
 from scrapejobs.web import charts, forms, job_view, views
-from scrapejobs.web.dashboard import api_validation_details
-from tests.factories import STATS_REPORT
+from scrapejobs.web.pages import api_validation_details
+from tests.factories import STATS_REPORT, build_job
 
 NOW = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 JOB_ID = "123e4567-e89b-12d3-a456-426614174000"
 
 
 def make_job(**changes: Any) -> Job:
-    job = Job(
+    job = build_job(
         id=JOB_ID,
-        domain="example.com",
-        job_type=JobType.DOMAIN_SCRAPE,
         status=JobStatus.FAILED,
-        priority=5,
-        retry_count=0,
-        max_retries=3,
-        config=dict(DEFAULT_CONFIG),
-        metadata={"errorType": "timeout", "failurePattern": "network_connectivity"},
-        error_message="Request timeout",
+        metadata={},
+        failure=Failure(ErrorType.TIMEOUT, "Request timeout"),
         created_at=NOW - timedelta(hours=1),
         updated_at=NOW - timedelta(minutes=5),
         scheduled_at=NOW - timedelta(hours=1),
@@ -106,9 +101,10 @@ def test_next_run(status: JobStatus, scheduled: datetime, expected: str) -> None
 
 def test_last_error_falls_back_to_the_error_a_retry_put_aside() -> None:
     assert views.last_error(make_job()) == "Request timeout"
-    retried = make_job(status=JobStatus.PENDING, error_message=None, metadata={"lastError": "x"})
+    retried = make_job(status=JobStatus.PENDING, failure=Failure(ErrorType.TIMEOUT, "x"))
+    assert retried.error_message is None
     assert views.last_error(retried) == "x"
-    assert views.last_error(make_job(error_message=None, metadata={})) is None
+    assert views.last_error(make_job(status=JobStatus.COMPLETED, failure=None)) is None
 
 
 @pytest.mark.parametrize(
@@ -208,7 +204,7 @@ def test_bulk_query_needs_a_domain_or_a_pattern() -> None:
 
 
 def test_job_row() -> None:
-    row = views.job_row(make_job(error_message="x" * 200, retry_count=1), NOW)
+    row = views.job_row(make_job(failure=Failure(ErrorType.TIMEOUT, "x" * 200), retry_count=1), NOW)
     assert (row.retries, row.status, row.failure_pattern) == (
         "1/3",
         "failed",
@@ -387,14 +383,7 @@ def test_config_rows_note_the_retries_and_edits_that_changed_a_key() -> None:
 
 
 def test_job_summary_leaves_out_empty_facts() -> None:
-    job = make_job(
-        metadata={
-            "errorType": "timeout",
-            "retriedAt": "2024-01-01T11:00:00.000Z",
-            "retriedBy": "api",
-            "retryReason": "Manual retry",
-        }
-    )
+    job = make_job(last_retry=LastRetry("Manual retry", "x", NOW - timedelta(hours=1), "api"))
     items = {item.label: item for item in job_view.job_summary(job, NOW)}
     assert items["Status"].text == "failed"
     assert items["Retries"].text == "0/3"

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
+from scrapejobs.events import Attempt, EventKind, JobEvent, attempts_from_events
+from scrapejobs.failures import ErrorType, Failure
 from scrapejobs.jobs import (
-    Attempt,
-    EventKind,
+    SYSTEM_METADATA_KEYS,
     InvalidDomain,
-    JobEvent,
+    Job,
     JobStatus,
-    attempts_from_events,
+    LastRetry,
     can_transition,
     normalize_domain,
+    system_facts,
     timestamp,
 )
+from tests.factories import build_job
 
 # --- transitions -------------------------------------------------------------------
 
@@ -274,3 +278,62 @@ def test_attempts_are_ordered_oldest_first() -> None:
         event(EventKind.COMPLETED, 6, actor="w2", attempt=2),
     ]
     assert [run.attempt for run in attempts_from_events(events)] == [1, 2]
+
+
+# --- the system's facts ----------------------------------------------------------------
+
+AT = datetime(2024, 1, 1, 12, tzinfo=UTC)
+
+
+def job_with(status: JobStatus, **state: Any) -> Job:
+    return build_job(status=status, retry_count=1, **state)
+
+
+def test_system_facts_render_under_the_seeds_names_in_order() -> None:
+    job = job_with(
+        JobStatus.FAILED,
+        failure=Failure(ErrorType.RATE_LIMITED, "HTTP 429", 429, 30.0),
+        no_retry_reason="Automatic retry is off for this job",
+        user_agent_rotations=1,
+        last_retry=LastRetry("Manual retry", "HTTP 503", AT, "api"),
+    )
+    facts = system_facts(job)
+    assert list(facts) == list(SYSTEM_METADATA_KEYS)
+    assert facts == {
+        "retryReason": "Manual retry",
+        "lastError": "HTTP 503",
+        "retriedAt": "2024-01-01T12:00:00.000Z",
+        "retriedBy": "api",
+        "failurePattern": "rate_limiting",
+        "errorType": "rate_limited",
+        "httpStatus": 429,
+        "retryAfter": 30.0,
+        "noRetryReason": "Automatic retry is off for this job",
+        "userAgentRotations": 1,
+    }
+    assert job.error_message == "HTTP 429"
+    assert system_facts(replace(job, last_retry=None))["failurePattern"] == "rate_limiting"
+
+
+def test_a_job_without_failures_has_no_facts() -> None:
+    job = job_with(JobStatus.PENDING)
+    assert system_facts(job) == {}
+    assert (job.error_message, job.failure_pattern) == (None, None)
+
+
+def test_the_error_message_shows_only_while_failed() -> None:
+    failure = Failure(ErrorType.TIMEOUT, "Request timeout")
+    assert job_with(JobStatus.FAILED, failure=failure).error_message == "Request timeout"
+    for status in (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.CANCELLED):
+        job = job_with(status, failure=failure)
+        assert job.error_message is None
+        assert system_facts(job)["errorType"] == "timeout"
+
+
+@pytest.mark.parametrize(
+    ("retry_count", "max_retries", "exhausted"), [(0, 0, True), (2, 3, False), (3, 3, True)]
+)
+def test_retries_exhausted_is_one_rule(retry_count: int, max_retries: int, exhausted: bool) -> None:
+    job = replace(job_with(JobStatus.FAILED), retry_count=retry_count, max_retries=max_retries)
+    assert job.retries_exhausted is exhausted
+    assert job.can_retry is not exhausted

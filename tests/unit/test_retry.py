@@ -5,27 +5,26 @@ from __future__ import annotations
 import copy
 import math
 import random
-import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from scrapejobs.failures import ErrorType, Failure
-from scrapejobs.jobs import DEFAULT_CONFIG, DEFAULT_USER_AGENT, Job, JobStatus, JobType
+from scrapejobs.jobs import DEFAULT_CONFIG, DEFAULT_USER_AGENT, Job, JobStatus, LastRetry
 from scrapejobs.retry import (
     ALTERNATE_USER_AGENTS,
     GiveUp,
     RetryPlan,
     RetryPolicy,
     RetryRefused,
-    adjust_config,
     manual_retry_refusal,
 )
+from tests.factories import build_job
 
 NOW = datetime(2024, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
-CREATED = datetime(2024, 1, 1, 10, 0, tzinfo=UTC)
-ISO_MILLIS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+adjust_config = RetryPolicy().adjust_config
 
 
 def make_job(
@@ -34,28 +33,20 @@ def make_job(
     retry_count: int = 0,
     max_retries: int = 3,
     error_type: ErrorType | None = ErrorType.TIMEOUT,
-    error_message: str | None = "Request timeout",
+    error_message: str = "Request timeout",
     config: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
+    user_agent_rotations: int = 0,
 ) -> Job:
-    """A job as the store holds it after a failed attempt (metadata carries the failure)."""
-    meta: dict[str, Any] = {"source": "api"}
-    if error_type is not None:
-        meta |= {"errorType": error_type.value, "failurePattern": error_type.pattern.value}
-    return Job(
-        id="123e4567-e89b-12d3-a456-426614174000",
-        domain="example.com",
-        job_type=JobType.DOMAIN_SCRAPE,
+    """A job as the store holds it after a failed attempt (``failure`` is that attempt's)."""
+    return build_job(
         status=status,
-        priority=5,
         retry_count=retry_count,
         max_retries=max_retries,
         config={**DEFAULT_CONFIG, **(config or {})},
-        metadata={**meta, **(metadata or {})},
-        error_message=error_message if status is JobStatus.FAILED else None,
-        created_at=CREATED,
-        updated_at=CREATED,
-        scheduled_at=CREATED,
+        metadata={"source": "api", **(metadata or {})},
+        failure=Failure(error_type, error_message) if error_type else None,
+        user_agent_rotations=user_agent_rotations,
     )
 
 
@@ -172,7 +163,8 @@ NOT_RETRYABLE = [
 
 
 def decide(job: Job, failure: Failure, rng: Any = LOW) -> RetryPlan | GiveUp:
-    return RetryPolicy().decide(job, failure, now=NOW, rng=rng)
+    """The policy's decision for ``job`` right after its attempt failed with ``failure``."""
+    return RetryPolicy().decide(replace(job, failure=failure), now=NOW, rng=rng)
 
 
 @pytest.mark.parametrize("error_type", RETRYABLE)
@@ -215,20 +207,22 @@ def test_decide_with_seeded_rng_schedules_within_the_jitter_range() -> None:
     assert NOW + timedelta(seconds=48) <= plan.scheduled_at <= NOW + timedelta(seconds=72)
 
 
-def test_decide_plan_metadata_records_the_retry() -> None:
+def test_decide_plan_records_the_retry() -> None:
     job = make_job(metadata={"note": "keep me"})
     plan = decide(job, Failure(ErrorType.TIMEOUT, "Request timeout"))
     assert isinstance(plan, RetryPlan)
-    assert plan.metadata["retryReason"] == "Automatic retry after timeout error"
-    assert plan.metadata["lastError"] == "Request timeout"
-    assert plan.metadata["retriedBy"] == "system"
-    assert plan.metadata["retriedAt"] == "2024-01-01T12:00:00.123Z"
-    assert ISO_MILLIS_Z.match(plan.metadata["retriedAt"])
-    # The failure's classification and the caller's own keys are kept.
-    assert plan.metadata["failurePattern"] == "network_connectivity"
-    assert plan.metadata["errorType"] == "timeout"
-    assert plan.metadata["source"] == "api"
-    assert plan.metadata["note"] == "keep me"
+    assert plan.last_retry == LastRetry(
+        reason="Automatic retry after timeout error",
+        last_error="Request timeout",
+        retried_at=NOW,
+        retried_by="system",
+    )
+    assert plan.user_agent_rotations == 0
+
+
+def test_decide_needs_the_failure_on_the_job() -> None:
+    with pytest.raises(ValueError, match="carries its failure"):
+        RetryPolicy().decide(make_job(error_type=None), now=NOW, rng=LOW)
 
 
 def test_decide_plan_adjusts_config_for_the_failure() -> None:
@@ -277,7 +271,7 @@ def test_decide_forbidden_first_time_rotates_the_user_agent() -> None:
     plan = decide(job, Failure(ErrorType.FORBIDDEN, "403 Forbidden", 403))
     assert isinstance(plan, RetryPlan)
     assert plan.config["userAgent"] != job.config["userAgent"]
-    assert plan.metadata["userAgentRotations"] == 1
+    assert plan.user_agent_rotations == 1
 
 
 # --- decide: give up ---------------------------------------------------------------
@@ -315,13 +309,13 @@ def test_decide_gives_up_on_forbidden_after_a_user_agent_rotation(rotations: int
     job = make_job(
         error_type=ErrorType.FORBIDDEN,
         error_message="403 Forbidden",
-        metadata={"userAgentRotations": rotations},
+        user_agent_rotations=rotations,
     )
     assert isinstance(decide(job, Failure(ErrorType.FORBIDDEN, "403 Forbidden", 403)), GiveUp)
 
 
 def test_user_agent_rotations_do_not_stop_other_retries() -> None:
-    job = make_job(metadata={"userAgentRotations": 1})
+    job = make_job(user_agent_rotations=1)
     assert isinstance(decide(job, Failure(ErrorType.TIMEOUT, "Request timeout")), RetryPlan)
 
 
@@ -462,3 +456,64 @@ def test_manual_retry_allowed_for_any_failed_job_under_the_limit(
 
 def test_manual_retry_allowed_even_when_auto_retry_is_off() -> None:
     assert manual_retry_refusal(make_job(config={"autoRetry": False})) is None
+
+
+# --- manual retry and the policy's numbers ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error_type", "reason"),
+    [
+        (ErrorType.TIMEOUT, "Manual retry after timeout error"),
+        (ErrorType.NOT_FOUND, "Manual retry after not_found error"),
+        (None, "Manual retry"),
+    ],
+)
+def test_manual_plan_names_the_recorded_failure(error_type: ErrorType | None, reason: str) -> None:
+    job = make_job(error_type=error_type, metadata={"errorType": "forbidden"})
+    plan = RetryPolicy().manual(job, actor="ops", now=NOW, delay_seconds=30)
+    assert isinstance(plan, RetryPlan)
+    assert plan.reason == reason
+    assert plan.last_retry.retried_by == "ops"
+    assert plan.scheduled_at == NOW + timedelta(seconds=30)
+    assert plan.config["userAgent"] == DEFAULT_USER_AGENT
+
+
+def test_manual_plan_is_refused_as_the_seed_says() -> None:
+    refused = RetryPolicy().manual(make_job(status=JobStatus.RUNNING), actor="api", now=NOW)
+    assert refused == RetryRefused(False, "Job is currently in progress")
+
+
+def test_the_policy_numbers_are_its_fields() -> None:
+    policy = RetryPolicy(
+        timeout_factor=2.0,
+        max_timeout_ms=50_000,
+        rate_limited_min_delay_ms=5_000,
+        forbidden_retries=2,
+        user_agents=("OnlyBot/1.0",),
+    )
+    assert policy.adjust_config({"timeout": 20_000}, ErrorType.TIMEOUT) == {"timeout": 40_000}
+    assert policy.adjust_config({"timeout": 30_000}, ErrorType.TIMEOUT) == {"timeout": 50_000}
+    limited = policy.adjust_config({"delay": 0}, ErrorType.RATE_LIMITED)
+    assert limited["delay"] == 5_000
+    rotated = policy.adjust_config({"userAgent": DEFAULT_USER_AGENT}, ErrorType.FORBIDDEN)
+    assert rotated["userAgent"] == "OnlyBot/1.0"
+    forbidden = Failure(ErrorType.FORBIDDEN, "403", 403)
+    job = replace(make_job(user_agent_rotations=1), failure=forbidden)
+    assert isinstance(policy.decide(job, now=NOW, rng=LOW), RetryPlan)
+    assert isinstance(RetryPolicy().decide(job, now=NOW, rng=LOW), GiveUp)
+
+
+def test_the_default_numbers_are_the_contracts() -> None:
+    policy = RetryPolicy()
+    assert (policy.timeout_factor, policy.max_timeout_ms) == (1.5, 120_000)
+    assert (policy.rate_limited_min_delay_ms, policy.forbidden_retries) == (2_000, 1)
+    assert policy.user_agents == ALTERNATE_USER_AGENTS
+
+
+@pytest.mark.parametrize(
+    "changes", [{"timeout_factor": 0.5}, {"user_agents": ()}, {"jitter": 1.0}, {"delays": ()}]
+)
+def test_a_policy_with_impossible_numbers_is_refused(changes: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        RetryPolicy(**changes)

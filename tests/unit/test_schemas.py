@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from scrapejobs.jobs import DEFAULT_USER_AGENT, JobType
+from scrapejobs.failures import ErrorType, Failure
+from scrapejobs.jobs import DEFAULT_USER_AGENT, SYSTEM_METADATA_KEYS, JobType
 from scrapejobs.schemas import BulkRetryRequest, ClaimRequest, JobCreate, JobUpdate
+from scrapejobs.transitions import JobEdit
 
 
 def create(**fields: Any) -> JobCreate:
@@ -226,6 +228,20 @@ def test_safe_metadata_is_kept(metadata: dict[str, Any]) -> None:
     assert JobUpdate.model_validate({"metadata": metadata}).metadata == metadata
 
 
+@pytest.mark.parametrize("key", SYSTEM_METADATA_KEYS)
+@pytest.mark.parametrize("model", [JobCreate, JobUpdate])
+def test_the_system_keys_are_refused_by_name(key: str, model: type[BaseModel]) -> None:
+    with pytest.raises(ValidationError) as refused:
+        model.model_validate({"domain": "example.com", "metadata": {key: "x", "ok": 1}})
+    [error] = [e for e in refused.value.errors() if e["loc"] == ("metadata",)]
+    assert error["msg"].startswith(f"Value error, {key} is written by scrapejobs itself")
+
+
+def test_every_refused_system_key_is_named() -> None:
+    with pytest.raises(ValidationError, match="failurePattern, errorType are written"):
+        create(metadata={"failurePattern": "x", "errorType": "y"})
+
+
 # --- JobUpdate ---------------------------------------------------------------------
 
 REPORT_FIELDS = {
@@ -254,7 +270,27 @@ def test_report_fields_with_a_report_status(status: str) -> None:
     assert update.httpStatus == 503
     assert update.retryAfter == 30.0
     assert update.workerId == "w1"
-    assert update.target_status == status
+    assert update.failure() == Failure(ErrorType.TIMEOUT, "Request timeout", 503, 30.0)
+    assert update.edit() == JobEdit()
+
+
+def test_a_report_is_classified_from_the_best_evidence() -> None:
+    def failure(**fields: Any) -> Failure:
+        return JobUpdate.model_validate({"status": "failed", **fields}).failure()
+
+    assert failure() == Failure(ErrorType.UNKNOWN, "Job failed")
+    assert failure(error_message="connect ECONNREFUSED").error_type is ErrorType.CONNECTION_REFUSED
+    assert failure(error_message="x", httpStatus=429).error_type is ErrorType.RATE_LIMITED
+    assert failure(httpStatus=429, errorType="timeout").error_type is ErrorType.TIMEOUT
+
+
+def test_an_edit_carries_the_changed_fields_only() -> None:
+    update = JobUpdate.model_validate(
+        {"priority": 9, "config": {"depth": 1, "startUrl": None}, "metadata": {"a": 1}}
+    )
+    assert update.edit() == JobEdit(
+        priority=9, config={"depth": 1, "startUrl": None}, metadata={"a": 1}
+    )
 
 
 def test_retry_after_may_be_whole_seconds() -> None:

@@ -1,5 +1,5 @@
 """Storage: the only package that knows SQL (SQLite and PostgreSQL)."""
 
-from scrapejobs.storage.store import JobFilter, JobStore
+from scrapejobs.storage.store import SqlStore
 
-__all__ = ["JobFilter", "JobStore"]
+__all__ = ["SqlStore"]

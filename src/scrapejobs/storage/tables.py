@@ -1,4 +1,4 @@
-"""The schema: the jobs table and the job_events table (the attempt history).
+"""The schema: jobs, their events (the attempt history), pages and running counts.
 
 Alembic migrations in ``migrations/versions`` create exactly these; a test
 compares the two.
@@ -56,10 +56,20 @@ jobs = sa.Table(
     sa.Column("max_retries", sa.Integer, nullable=False),
     sa.Column("config", JSONDocument, nullable=False),
     sa.Column("metadata", JSONDocument, nullable=False),
-    sa.Column("error_message", sa.Text),
-    # Copies of metadata.failurePattern / errorType, so that filters use an index.
+    # The job's current failure (Job.failure, migration 0004); failure_pattern is
+    # the error type's pattern, kept as a column so that filters use an index.
+    sa.Column("failure_message", sa.Text),
     sa.Column("failure_pattern", sa.String(32)),
     sa.Column("error_type", sa.String(32)),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("retry_after", sa.Float),
+    sa.Column("no_retry_reason", sa.Text),
+    sa.Column("user_agent_rotations", sa.Integer, nullable=False, server_default="0"),
+    # The latest retry (Job.last_retry).
+    sa.Column("retry_reason", sa.Text),
+    sa.Column("last_error", sa.Text),
+    sa.Column("retried_at", UTCDateTime),
+    sa.Column("retried_by", sa.String(200)),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("scheduled_at", UTCDateTime, nullable=False),

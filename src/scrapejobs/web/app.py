@@ -14,16 +14,17 @@ from scrapejobs.manager import JobManager
 from scrapejobs.service import running_service
 from scrapejobs.settings import Settings
 from scrapejobs.web.dashboard import router as dashboard_router
-from scrapejobs.web.dashboard import static_files
 from scrapejobs.web.envelope import (
     document_envelope_errors,
     failure,
     install_error_handlers,
     success,
 )
+from scrapejobs.web.job_page import router as job_page_router
 from scrapejobs.web.jobs_api import router as jobs_router
 from scrapejobs.web.observability import RequestTimer
 from scrapejobs.web.observability import router as metrics_router
+from scrapejobs.web.pages import static_files
 
 __all__ = ["create_app"]
 
@@ -48,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestTimer)
     app.include_router(jobs_router)
-    app.include_router(dashboard_router)
+    app.include_router(dashboard_router)  # before job_page: /jobs/new is not a job id
+    app.include_router(job_page_router)
     app.mount("/static", static_files(), name="static")
     app.include_router(metrics_router)
     document_envelope_errors(app)
@@ -57,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> JSONResponse:
         manager: JobManager = app.state.manager
         try:
-            await manager.store.ping()
+            await manager.ping()
         except StorageUnavailable as exc:
             return failure(503, "Database unavailable", exc.details)
         return success({"status": "ok", "database": "ok"})

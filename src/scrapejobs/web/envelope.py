@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
 from scrapejobs.errors import (
+    InvalidField,
     InvalidRequest,
     JobConflict,
     JobNotFound,
@@ -114,6 +115,10 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ScrapeJobsError)
+    if isinstance(exc, InvalidField):  # reported like the validation error it is
+        return failure(
+            400, "Invalid request", [{"field": f"body.{exc.field}", "message": exc.problem}]
+        )
     status = next(code for kind, code in STATUS_OF_ERROR if isinstance(exc, kind))
     if status >= 500:
         log.error("storage failure: %s (%s)", exc.message, exc.details)

@@ -47,7 +47,7 @@ class BulkPreview:
 
 
 def bulk_preview(jobs: Sequence[Job], matched: int) -> BulkPreview:
-    retryable = sum(job.retry_count < job.max_retries for job in jobs)
+    retryable = sum(not job.retries_exhausted for job in jobs)
     return BulkPreview(matched, len(jobs), retryable, len(jobs) - retryable)
 
 

@@ -11,16 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from scrapejobs.jobs import (
-    DEFAULT_CONFIG,
-    Attempt,
-    EventKind,
-    Job,
-    JobEvent,
-    JobStatus,
-    attempts_from_events,
-    timestamp,
-)
+from scrapejobs.events import Attempt, EventKind, JobEvent, attempts_from_events
+from scrapejobs.jobs import DEFAULT_CONFIG, Job, JobStatus, LastRetry, timestamp
 from scrapejobs.retry import manual_retry_refusal
 from scrapejobs.web.views import (
     display_value,
@@ -80,7 +72,7 @@ class RetryControl:
 
 def retry_control(job: Job) -> RetryControl:
     n, limit = job.retry_count, job.max_retries
-    if job.status is JobStatus.FAILED and n >= limit:
+    if job.status is JobStatus.FAILED and job.retries_exhausted:
         return RetryControl("exhausted", f"Max retries reached ({n}/{limit})", "Permanent failure")
     refusal = manual_retry_refusal(job)
     if refusal is None:
@@ -296,7 +288,7 @@ def _next_run_item(job: Job, now: datetime) -> SummaryItem:
 
 def job_summary(job: Job, now: datetime) -> list[SummaryItem]:
     """The facts at the top of a job's page, empty ones left out."""
-    meta = job.metadata
+    failure, retry = job.failure, job.last_retry
     lease = f" (lease until {when(job.lease_expires_at)})" if job.lease_expires_at else ""
     items = [
         SummaryItem("Status", job.status.value),
@@ -305,12 +297,12 @@ def job_summary(job: Job, now: datetime) -> list[SummaryItem]:
         SummaryItem("Retries", retries_label(job)),
         _next_run_item(job, now),
         _text("Failure pattern", job.failure_pattern),
-        _text("Error type", meta.get("errorType")),
-        _text("HTTP status", meta.get("httpStatus")),
+        _text("Error type", failure.error_type.value if failure else None),
+        _text("HTTP status", failure.http_status if failure else None),
         _text("Error", job.error_message),
-        _text("Previous error", None if job.error_message else meta.get("lastError")),
-        _text("No automatic retry because", meta.get("noRetryReason")),
-        _text("Last retry", _last_retry(meta)),
+        _text("Previous error", retry.last_error if retry and not job.error_message else None),
+        _text("No automatic retry because", job.no_retry_reason),
+        _text("Last retry", _last_retry(retry)),
         _moment("Created", job.created_at, now),
         _moment("Updated", job.updated_at, now),
         _moment("Started", job.started_at, now),
@@ -320,13 +312,10 @@ def job_summary(job: Job, now: datetime) -> list[SummaryItem]:
     return [item for item in items if item is not None]
 
 
-def _last_retry(metadata: Mapping[str, Any]) -> str | None:
-    if not metadata.get("retriedAt"):
+def _last_retry(retry: LastRetry | None) -> str | None:
+    if retry is None:
         return None
-    at = parse_timestamp(metadata["retriedAt"])
-    moment = when(at) if at else display_value(metadata["retriedAt"])
-    reason = f": {display_value(metadata['retryReason'])}" if metadata.get("retryReason") else ""
-    return f"{moment} by {display_value(metadata.get('retriedBy', 'unknown'))}{reason}"
+    return f"{when(retry.retried_at)} by {retry.retried_by}: {retry.reason}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,11 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field, StrictStr, field_validator
 
-from scrapejobs.errors import StorageUnavailable
+from scrapejobs.errors import InvalidRequest, StorageUnavailable
 from scrapejobs.failures import FailurePattern
-from scrapejobs.jobs import JobStatus, JobType, normalize_domain
+from scrapejobs.jobs import Job, JobStatus, JobType, normalize_domain
 from scrapejobs.manager import JobManager, retry_message
+from scrapejobs.queries import JobFilter
 from scrapejobs.schemas import (
     BulkRetryRequest,
     ClaimRequest,
@@ -25,7 +26,6 @@ from scrapejobs.schemas import (
     RetryRequest,
     StrictModel,
 )
-from scrapejobs.storage.store import JobFilter
 from scrapejobs.web.envelope import failure, success
 from scrapejobs.web.serialize import job_json, page_json
 
@@ -80,7 +80,7 @@ async def list_jobs(manager: Manager, query: Annotated[ListQuery, Query()]) -> J
             status=query.status,
             domain=query.domain,
             job_type=query.job_type,
-            failure_pattern=query.failure_pattern.value if query.failure_pattern else None,
+            failure_pattern=query.failure_pattern,
         ),
         limit=query.limit,
         offset=query.offset,
@@ -172,9 +172,29 @@ async def _json_envelope(items: AsyncIterator[str]) -> AsyncIterator[str]:
     yield "]}"
 
 
+async def _dispatch(manager: JobManager, job_id: str, body: JobUpdate) -> Job:
+    """A PATCH is an edit, a cancel, or a report of an attempt's outcome (with edits)."""
+    edit = body.edit()
+    if body.status is None:
+        return await manager.edit_job(job_id, edit)
+    if body.status == "cancelled":
+        return await manager.cancel_job(job_id, edit=edit)
+    if body.status == "completed":
+        return await manager.complete_attempt(job_id, worker_id=body.workerId, edit=edit)
+    if body.status == "failed":
+        return await manager.fail_attempt(
+            job_id, body.failure(), worker_id=body.workerId, edit=edit
+        )
+    raise InvalidRequest(
+        f"status cannot be set to '{body.status}'",
+        "a job becomes pending only through POST /api/scrape-jobs/{id}/retry, "
+        "and running only when a worker claims it",
+    )
+
+
 @router.patch("/{job_id}", summary="Edit, cancel, or report an attempt's outcome")
 async def update_job(manager: Manager, job_id: str, body: JobUpdate) -> JSONResponse:
-    job = await manager.update_job(job_id, body)
+    job = await _dispatch(manager, job_id, body)
     message = "Job updated"
     if body.status == "failed" and job.status is JobStatus.PENDING:
         message = f"Job failed; {retry_message(job).lower()}"

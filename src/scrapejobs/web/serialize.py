@@ -6,7 +6,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from scrapejobs.jobs import PAGE_FIELDS, Attempt, Job, timestamp
+from scrapejobs.events import Attempt
+from scrapejobs.jobs import PAGE_FIELDS, Job, system_facts, timestamp
 
 __all__ = ["attempt_json", "job_json", "page_json"]
 
@@ -27,7 +28,8 @@ def job_json(
         "retry_count": job.retry_count,
         "max_retries": job.max_retries,
         "config": dict(job.config),
-        "metadata": dict(job.metadata),
+        # The user's metadata with the system's facts under the seed's names.
+        "metadata": {**job.metadata, **system_facts(job)},
         "error_message": job.error_message,
         "created_at": _ts(job.created_at),
         "updated_at": _ts(job.updated_at),

@@ -146,11 +146,10 @@ def next_run(job: Job, now: datetime) -> str:
 
 
 def last_error(job: Job) -> str | None:
-    """The failed attempt's message, or the one a retry put aside (``metadata.lastError``)."""
+    """The failed attempt's message, or the one the job's retry answers (``lastError``)."""
     if job.error_message:
         return job.error_message
-    previous = job.metadata.get("lastError")
-    return previous if isinstance(previous, str) and previous else None
+    return job.failure.message if job.failure else None
 
 
 def safe_href(url: object) -> str | None:

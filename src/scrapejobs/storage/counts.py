@@ -1,0 +1,140 @@
+"""The running counts behind the analytics: ``job_counts`` and ``failure_counts``.
+
+The store calls these inside the transaction of every change they count, so
+the counts are exact whenever a transaction commits. Rows are touched in key
+order, so concurrent writers never deadlock on them. ``''`` stands for "none"
+in key columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from scrapejobs.events import EventKind, JobEvent
+from scrapejobs.jobs import Job
+from scrapejobs.storage.tables import failure_counts, job_counts, job_events, jobs
+
+__all__ = [
+    "EXHAUSTED",
+    "FAILURE_EVENTS",
+    "add_events",
+    "failures_of",
+    "forget_job",
+    "move_job",
+    "recount",
+]
+
+FAILURE_EVENTS = (EventKind.FAILED.value, EventKind.RETRIED.value)
+EXHAUSTED = jobs.c.retry_count >= jobs.c.max_retries
+"""``Job.retries_exhausted`` in SQL, for the rows of ``jobs``."""
+
+
+def _job_key(job: Job) -> tuple[Any, ...]:
+    """The ``job_counts`` row a job counts in (its primary key, in column order)."""
+    failure = job.failure
+    return (
+        job.domain,
+        job.job_type.value,
+        job.status.value,
+        job.retry_count,
+        failure.error_type.value if failure else "",
+        failure.pattern.value if failure else "",
+        int(job.retries_exhausted),
+    )
+
+
+def _failure_key(
+    job: Job, event: str, pattern: str | None, error_type: str | None
+) -> tuple[str, ...]:
+    """The ``failure_counts`` row a failed attempt or retry counts in."""
+    return (job.domain, job.job_type.value, str(event), pattern or "", error_type or "")
+
+
+async def _count(conn: AsyncConnection, table: sa.Table, key: tuple[Any, ...], delta: int) -> None:
+    """Add ``delta`` to one running count (an upsert)."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    names = [column.name for column in table.primary_key.columns]
+    counter = next(column for column in table.columns if not column.primary_key)
+    row = dict(zip(names, key, strict=True)) | {counter.name: delta}
+    statement = insert(table).values(row)
+    await conn.execute(
+        statement.on_conflict_do_update(index_elements=names, set_={counter: counter + delta})
+    )
+
+
+async def move_job(conn: AsyncConnection, old: Job | None, new: Job | None) -> None:
+    """Move a job between ``job_counts`` rows (None: it is created, or deleted)."""
+    changes = {_job_key(old): -1} if old else {}
+    if new:
+        changes[_job_key(new)] = changes.get(_job_key(new), 0) + 1
+    for key, delta in sorted(changes.items()):
+        if delta:
+            await _count(conn, job_counts, key, delta)
+
+
+async def add_events(conn: AsyncConnection, job: Job, events: Sequence[JobEvent]) -> None:
+    """Count the failed attempts and retries among ``events``."""
+    keys = [
+        _failure_key(job, e.event, e.failure_pattern, e.error_type)
+        for e in events
+        if e.event.value in FAILURE_EVENTS
+    ]
+    for key in sorted(keys):
+        await _count(conn, failure_counts, key, +1)
+
+
+Tallied = list[tuple[str, str | None, str | None, int]]
+
+
+async def failures_of(conn: AsyncConnection, job: Job) -> Tallied:
+    """The job's failed attempts and retries by (event, pattern, error type), as counted."""
+    e = job_events.c
+    columns = (e.event, e.failure_pattern, e.error_type)
+    statement = (
+        sa.select(*columns, sa.func.count())
+        .where(e.job_id == job.id, e.event.in_(FAILURE_EVENTS))
+        .group_by(*columns)
+    )
+    return [(row[0], row[1], row[2], int(row[3])) for row in await conn.execute(statement)]
+
+
+async def forget_job(conn: AsyncConnection, job: Job, tallied: Tallied) -> None:
+    """Take a deleted job, and its ``tallied`` failures and retries, out of the counts."""
+    await move_job(conn, job, None)
+    keyed = [(_failure_key(job, *row[:3]), row[3]) for row in tallied]
+    for key, events in sorted(keyed):
+        await _count(conn, failure_counts, key, -events)
+
+
+async def recount(conn: AsyncConnection) -> None:
+    """Rebuild both tables from the rows (after a bulk load, or a migration)."""
+    exhausted = sa.case((EXHAUSTED, 1), else_=0)
+    job_keys = (
+        jobs.c.domain,
+        jobs.c.job_type,
+        jobs.c.status,
+        jobs.c.retry_count,
+        sa.func.coalesce(jobs.c.error_type, ""),
+        sa.func.coalesce(jobs.c.failure_pattern, ""),
+        exhausted,
+    )
+    e = job_events.c
+    event_keys = (
+        e.domain,
+        e.job_type,
+        e.event,
+        sa.func.coalesce(e.failure_pattern, ""),
+        sa.func.coalesce(e.error_type, ""),
+    )
+    for table, keys, filters in (
+        (job_counts, job_keys, []),
+        (failure_counts, event_keys, [e.event.in_(FAILURE_EVENTS)]),
+    ):
+        counted = sa.select(*keys, sa.func.count()).where(*filters).group_by(*keys)
+        await conn.execute(table.delete())
+        await conn.execute(table.insert().from_select(list(table.c), counted))

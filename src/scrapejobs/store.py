@@ -1,0 +1,100 @@
+"""The storage port: what the job manager needs from a store, as a Protocol.
+
+Two stores implement it: ``storage.SqlStore`` (SQLite and PostgreSQL, the
+product) and ``storage.memory.MemoryStore`` (dicts, for fast tests of the
+manager's rules). The contract both keep:
+
+- ``save`` and ``delete_job`` are conditional on the job's ``version`` and
+  ``status`` as read: when someone changed the job meanwhile they write
+  nothing and say so (None / False); a caller reads again and decides again.
+- A change and its events are written together or not at all.
+- ``claim_next`` gives each due job to exactly one caller.
+- Faults of the database surface as ``StorageUnavailable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from scrapejobs.events import JobEvent
+from scrapejobs.jobs import Job, JobStatus
+from scrapejobs.queries import JobFilter
+from scrapejobs.stats import FailureTally, StatsCounts
+
+__all__ = ["Store"]
+
+
+class Store(Protocol):
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Reach the database; StorageUnavailable if it cannot."""
+
+    # -- jobs and claims ------------------------------------------------------
+
+    async def insert_job(
+        self,
+        job: Job,
+        event: JobEvent,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+    ) -> bool:
+        """Insert a new job; False when ``idempotency_key`` is already taken."""
+
+    async def job_by_idempotency_key(self, key: str) -> tuple[Job, str | None] | None:
+        """The job created with ``key``, and its request's fingerprint."""
+
+    async def get_job(self, job_id: str) -> Job | None: ...
+
+    async def find_jobs(
+        self, query: JobFilter, *, limit: int, offset: int = 0, oldest_first: bool = False
+    ) -> list[Job]:
+        """Jobs that match, newest first (or oldest first), by ``created_at`` then ``id``."""
+
+    async def count_jobs(self, query: JobFilter) -> int: ...
+
+    async def count_by_status(self, query: JobFilter) -> dict[JobStatus, int]:
+        """How many jobs match in each status (``query.status`` is ignored)."""
+
+    async def events(self, job_id: str) -> list[JobEvent]:
+        """A job's history, oldest first."""
+
+    async def save(self, old: Job, new: Job, events: Sequence[JobEvent] = ()) -> Job | None:
+        """Write ``new`` over ``old`` if nobody changed it since; the stored job, or None."""
+
+    async def claim_next(
+        self, worker_id: str, *, now: datetime, lease_until: datetime
+    ) -> Job | None:
+        """Take the next due pending job (priority, then oldest ``scheduled_at``), or None."""
+
+    async def expired_leases(self, now: datetime, *, limit: int = 100) -> list[Job]:
+        """Running jobs whose lease ran out before ``now``, oldest expiry first."""
+
+    async def delete_job(self, job: Job) -> bool:
+        """Delete ``job`` with its history if it is unchanged since it was read."""
+
+    # -- pages ------------------------------------------------------------------
+
+    async def add_pages(
+        self, job_id: str, worker_id: str, attempt: int, rows: Sequence[Mapping[str, Any]]
+    ) -> bool:
+        """Store pages of a running attempt; False (nothing stored) if the lease is gone."""
+
+    async def page_count(self, job_id: str, attempt: int) -> int: ...
+
+    async def pages_after(
+        self, job_id: str, attempt: int, after_id: int, *, limit: int
+    ) -> list[dict[str, Any]]:
+        """One chunk of an attempt's pages in crawl order, after the page ``after_id``."""
+
+    # -- analytics --------------------------------------------------------------
+
+    async def stats_counts(self, scope: JobFilter) -> StatsCounts:
+        """The counts behind the retry analytics, for ``domain``, ``job_type``,
+        ``created_since`` of ``scope``."""
+
+    async def shared_counts(self) -> tuple[dict[str, int], FailureTally]:
+        """Jobs by status and the failure tally of all jobs (the database metrics)."""

@@ -1,0 +1,319 @@
+"""Transitions: given a job as read and what happened, the job to write and its events.
+
+Pure domain code, one function per step of ``jobs.py``'s state diagram. The
+manager reads a job, calls one of these, and saves the result with one
+conditional update; the in-memory store and the SQL store both use
+:func:`claimed` for the claim they perform themselves. A step that the job's
+state does not allow raises (``InvalidRequest``, ``LeaseLost``) before
+anything is written.
+
+Every step returns ``(job, events)``: the events are the history rows the
+store writes in the same transaction.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from scrapejobs.errors import InvalidField, InvalidRequest, LeaseLost
+from scrapejobs.events import EventKind, JobEvent
+from scrapejobs.failures import ErrorType, Failure
+from scrapejobs.jobs import (
+    DEFAULT_CONFIG,
+    Job,
+    JobStatus,
+    can_transition,
+    check_metadata_size,
+    timestamp,
+)
+from scrapejobs.retry import GiveUp, RetryPlan, RetryPolicy
+
+__all__ = [
+    "Change",
+    "JobEdit",
+    "cancelled",
+    "check_lease",
+    "claimed",
+    "completed",
+    "created",
+    "edited",
+    "failed",
+    "heartbeat",
+    "lease_expired",
+    "released",
+    "retried",
+    "started",
+]
+
+Change = tuple[Job, list[JobEvent]]
+
+
+@dataclass(frozen=True, slots=True)
+class JobEdit:
+    """What an operator may change on a job; None leaves a field as it is.
+
+    ``config`` is a patch: its keys replace the job's, and a None value
+    restores the default (or removes a key without one, such as ``startUrl``).
+    ``metadata`` is merged into the user's metadata.
+    """
+
+    priority: int | None = None
+    max_retries: int | None = None
+    config: Mapping[str, Any] | None = None
+    metadata: Mapping[str, Any] | None = None
+
+    def details(self) -> dict[str, Any]:
+        """The edit as the ``updated`` event records it."""
+        fields = {
+            "priority": self.priority,
+            "max_retries": self.max_retries,
+            "config": dict(self.config) if self.config is not None else None,
+            "metadata": dict(self.metadata) if self.metadata is not None else None,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
+    def applied_to(self, job: Job, now: datetime) -> Job:
+        changes: dict[str, Any] = {"updated_at": now}
+        if self.priority is not None:
+            changes["priority"] = self.priority
+        if self.max_retries is not None:
+            changes["max_retries"] = self.max_retries
+        if self.config is not None:
+            changes["config"] = _merge_config(job.config, self.config)
+        if self.metadata is not None:
+            merged = {**job.metadata, **self.metadata}
+            try:
+                check_metadata_size(merged)
+            except ValueError as exc:
+                raise InvalidField("metadata", f"merged metadata {exc}") from exc
+            changes["metadata"] = merged
+        return replace(job, **changes)
+
+
+def _merge_config(config: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**config, **patch}
+    for key, value in patch.items():
+        if value is None:
+            if key in DEFAULT_CONFIG:
+                merged[key] = DEFAULT_CONFIG[key]
+            else:
+                del merged[key]
+    return merged
+
+
+_STATUS_OF_EVENT = {
+    EventKind.CREATED: JobStatus.PENDING,
+    EventKind.STARTED: JobStatus.RUNNING,
+    EventKind.COMPLETED: JobStatus.COMPLETED,
+    EventKind.FAILED: JobStatus.FAILED,
+    EventKind.RETRIED: JobStatus.PENDING,
+    EventKind.RELEASED: JobStatus.PENDING,
+    EventKind.CANCELLED: JobStatus.CANCELLED,
+}
+
+
+def _event(
+    job: Job,
+    kind: EventKind,
+    actor: str,
+    now: datetime,
+    *,
+    attempt: int | None = None,
+    failure: Failure | None = None,
+    details: dict[str, Any] | None = None,
+) -> JobEvent:
+    """An event about ``job`` (as it was before the step), moving it as ``kind`` says."""
+    return JobEvent(
+        job_id=job.id,
+        at=now,
+        event=kind,
+        actor=actor,
+        retry_count=job.retry_count,
+        from_status=job.status if kind is not EventKind.CREATED else None,
+        to_status=_STATUS_OF_EVENT.get(kind),
+        attempt=attempt,
+        error_message=failure.message if failure else None,
+        error_type=failure.error_type.value if failure else None,
+        failure_pattern=failure.pattern.value if failure else None,
+        http_status=failure.http_status if failure else None,
+        details=details,
+    )
+
+
+def _check_transition(job: Job, target: JobStatus, step: str) -> None:
+    if not can_transition(job.status, target, step):
+        raise InvalidRequest(
+            f"Job cannot go from '{job.status.value}' to '{target.value}'",
+            {"currentStatus": job.status.value, "requestedStatus": target.value},
+        )
+
+
+def check_lease(job: Job, worker_id: str) -> None:
+    """LeaseLost unless ``worker_id`` holds the running job's lease."""
+    if job.status is not JobStatus.RUNNING or job.worker_id != worker_id:
+        raise LeaseLost(
+            "Worker does not hold the lease on this job",
+            {
+                "currentStatus": job.status.value,
+                "workerId": worker_id,
+                "leaseHolder": job.worker_id,
+            },
+        )
+
+
+def created(job: Job, actor: str) -> JobEvent:
+    return _event(job, EventKind.CREATED, actor, job.created_at)
+
+
+def edited(job: Job, edit: JobEdit, actor: str, now: datetime) -> Change:
+    """An operator's edit of a job in any state."""
+    return edit.applied_to(job, now), [
+        _event(job, EventKind.UPDATED, actor, now, details=edit.details())
+    ]
+
+
+def claimed(job: Job, worker_id: str, now: datetime, lease_until: datetime) -> Change:
+    """A worker takes a due pending job: a new attempt starts, under a lease."""
+    running = replace(
+        job,
+        status=JobStatus.RUNNING,
+        attempts=job.attempts + 1,
+        worker_id=worker_id,
+        lease_expires_at=lease_until,
+        started_at=now,
+        updated_at=now,
+    )
+    return running, [started(running)]
+
+
+def started(running: Job) -> JobEvent:
+    """The ``started`` event of a job just claimed (for a store that claims in one statement)."""
+    assert running.started_at is not None and running.worker_id is not None
+    return JobEvent(
+        job_id=running.id,
+        at=running.started_at,
+        event=EventKind.STARTED,
+        actor=running.worker_id,
+        retry_count=running.retry_count,
+        from_status=JobStatus.PENDING,
+        to_status=JobStatus.RUNNING,
+        attempt=running.attempts,
+    )
+
+
+def heartbeat(job: Job, worker_id: str, now: datetime, lease_until: datetime) -> Change:
+    check_lease(job, worker_id)
+    return replace(job, lease_expires_at=lease_until, updated_at=now), []
+
+
+def released(job: Job, worker_id: str, now: datetime) -> Change:
+    """A stopping worker gives its job back: ``pending`` at once, no retry spent."""
+    check_lease(job, worker_id)
+    again = job.moved_to(JobStatus.PENDING, now, scheduled_at=now)
+    return again, [_event(job, EventKind.RELEASED, worker_id, now, attempt=job.attempts)]
+
+
+def _reporter(job: Job, worker_id: str | None, target: JobStatus) -> str:
+    """Who reports the attempt; a worker must hold the lease, an operator need not."""
+    if worker_id is not None:
+        check_lease(job, worker_id)
+    _check_transition(job, target, "report")
+    return worker_id or job.worker_id or "api"
+
+
+def completed(
+    job: Job, worker_id: str | None, now: datetime, edit: JobEdit | None = None
+) -> Change:
+    """The attempt succeeded: the job no longer carries a failure (its events keep them)."""
+    actor = _reporter(job, worker_id, JobStatus.COMPLETED)
+    base = edit.applied_to(job, now) if edit else job
+    done = base.moved_to(JobStatus.COMPLETED, now, failure=None, no_retry_reason=None)
+    return done, [_event(job, EventKind.COMPLETED, actor, now, attempt=job.attempts)]
+
+
+def failed(
+    job: Job,
+    failure: Failure,
+    worker_id: str | None,
+    now: datetime,
+    *,
+    policy: RetryPolicy,
+    rng: random.Random,
+    edit: JobEdit | None = None,
+) -> Change:
+    """The attempt failed: record the failure, then retry or give up as the policy decides.
+
+    ``worker_id`` None is an operator's report.
+    """
+    actor = _reporter(job, worker_id, JobStatus.FAILED)
+    return _failed(job, failure, actor, now, policy, rng, edit)
+
+
+def lease_expired(job: Job, now: datetime, *, policy: RetryPolicy, rng: random.Random) -> Change:
+    """The worker stopped renewing its lease: the attempt failed as ``worker_lost``."""
+    _check_transition(job, JobStatus.FAILED, "report")
+    expiry = timestamp(job.lease_expires_at) if job.lease_expires_at else "unknown"
+    failure = Failure(
+        ErrorType.WORKER_LOST, f"Worker {job.worker_id} lost: lease expired at {expiry}"
+    )
+    return _failed(job, failure, "system", now, policy, rng, None)
+
+
+def _failed(
+    job: Job,
+    failure: Failure,
+    actor: str,
+    now: datetime,
+    policy: RetryPolicy,
+    rng: random.Random,
+    edit: JobEdit | None,
+) -> Change:
+    failure = failure.recorded()
+    base = edit.applied_to(job, now) if edit else job
+    failed_job = base.moved_to(JobStatus.FAILED, now, failure=failure, no_retry_reason=None)
+    event = _event(job, EventKind.FAILED, actor, now, attempt=job.attempts, failure=failure)
+    decision = policy.decide(failed_job, now=now, rng=rng)
+    if isinstance(decision, GiveUp):
+        return replace(failed_job, no_retry_reason=decision.reason), [event]
+    again, retry_events = retried(failed_job, decision, now)
+    return again, [event, *retry_events]
+
+
+def retried(job: Job, plan: RetryPlan, now: datetime) -> Change:
+    """``failed -> pending`` with ``retry_count + 1``, in one step (CONTRACT section 5).
+
+    The job keeps the failure its retry answers until the next attempt ends.
+    """
+    again = job.moved_to(
+        JobStatus.PENDING,
+        now,
+        retry_count=plan.retry_count,
+        scheduled_at=plan.scheduled_at,
+        config=plan.config,
+        last_retry=plan.last_retry,
+        user_agent_rotations=plan.user_agent_rotations,
+        no_retry_reason=None,
+    )
+    details = {
+        "reason": plan.reason,
+        "scheduledAt": timestamp(plan.scheduled_at),
+        "configChanges": {k: v for k, v in plan.config.items() if job.config.get(k) != v},
+    }
+    actor = plan.last_retry.retried_by
+    # The retry row names the failure it answers, so analytics can group retries by it.
+    event = _event(job, EventKind.RETRIED, actor, now, failure=job.failure, details=details)
+    return again, [replace(event, retry_count=plan.retry_count)]
+
+
+def cancelled(job: Job, actor: str, now: datetime, edit: JobEdit | None = None) -> Change:
+    """An operator stops a pending or running job for good; a running one loses its lease."""
+    _check_transition(job, JobStatus.CANCELLED, "cancel")
+    base = edit.applied_to(job, now) if edit else job
+    attempt = job.attempts if job.status is JobStatus.RUNNING else None
+    return base.moved_to(JobStatus.CANCELLED, now), [
+        _event(job, EventKind.CANCELLED, actor, now, attempt=attempt)
+    ]
