@@ -17,12 +17,12 @@ from tests.factories import job_request
 from tests.servers import scrapejobs
 from tests.sites import Site, html, page, serve_site
 
-SLOW_PAGES = 40
+SLOW_PAGES = 15
 
 
 @pytest.fixture
 async def slow_site() -> AsyncIterator[Site]:
-    """/ links to SLOW_PAGES pages that take 0.2 s each: a crawl of about 8 s."""
+    """/ links to SLOW_PAGES pages that take 0.2 s each: a crawl of about 3 s."""
 
     async def slow(_request: web.Request) -> web.Response:
         await asyncio.sleep(0.2)

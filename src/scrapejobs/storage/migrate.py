@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -30,15 +31,18 @@ def _config(connection: sa.Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str | None:
+    """The newest revision (the scripts are read once per process)."""
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
 async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision (idempotent)."""
+    """Bring the schema to the newest revision (idempotent; nothing to do costs one query)."""
 
     def run(connection: sa.Connection) -> None:
-        command.upgrade(_config(connection), "head")
+        if MigrationContext.configure(connection).get_current_revision() != head_revision():
+            command.upgrade(_config(connection), "head")
 
     try:
         async with engine.connect() as conn:
