@@ -74,6 +74,8 @@ class Attempt:
     failurePattern: str | None = None
     httpStatus: int | None = None
     error_message: str | None = None
+    note: str | None = None
+    """What a completed attempt did not cover, and why (its deadline, a sitemap read in part)."""
 
 
 def attempts_from_events(events: list[JobEvent]) -> list[Attempt]:
@@ -92,4 +94,5 @@ def attempts_from_events(events: list[JobEvent]) -> list[Attempt]:
             run.failurePattern = event.failure_pattern
             run.httpStatus = event.http_status
             run.error_message = event.error_message
+            run.note = (event.details or {}).get("note")
     return sorted(attempts.values(), key=lambda run: run.attempt)

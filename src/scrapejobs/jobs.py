@@ -102,6 +102,7 @@ PAGE_FIELDS = (
     "bytes",
     "fetched_at",
     "error",
+    "truncated",
 )
 
 MAX_METADATA_BYTES = 64 * 1024

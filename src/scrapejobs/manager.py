@@ -272,11 +272,19 @@ class JobManager:
         return await self._mutate(job_id, step)
 
     async def complete_attempt(
-        self, job_id: str, *, worker_id: str | None, edit: JobEdit | None = None
+        self,
+        job_id: str,
+        *,
+        worker_id: str | None,
+        edit: JobEdit | None = None,
+        note: str | None = None,
     ) -> Job:
-        """The running attempt succeeded. ``worker_id`` None: an operator's report."""
+        """The running attempt succeeded (``note``: what it did not cover, and why).
+
+        ``worker_id`` None: an operator's report.
+        """
         return await self._mutate(
-            job_id, lambda job: transitions.completed(job, worker_id, self.clock(), edit)
+            job_id, lambda job: transitions.completed(job, worker_id, self.clock(), edit, note)
         )
 
     async def fail_attempt(

@@ -135,6 +135,9 @@ MaxRetries = Annotated[StrictInt, Field(ge=0, le=10)]
 Delay = Annotated[StrictFloat, Field(ge=0, le=30 * 86_400, allow_inf_nan=False)]
 HttpUrl = Annotated[StrictStr, StringConstraints(max_length=2048), AfterValidator(_check_http_url)]
 JobId = Annotated[Text, StringConstraints(max_length=64)]
+QueryParameter = Annotated[
+    StrictStr, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-\[\]]+\*?$")
+]
 LeaseSeconds = Annotated[StrictInt, Field(ge=1, le=3600)]
 
 
@@ -169,6 +172,15 @@ class JobConfig(StrictModel):
     autoRetry: StrictBool | None = None
     startUrl: (
         Annotated[StrictStr, StringConstraints(max_length=2048), AfterValidator(_check_http_url)]
+        | None
+    ) = None
+    maxDuration: (
+        Annotated[StrictInt, Field(ge=1000, le=7 * 86_400_000, description="ms per attempt")]
+        | None
+    ) = None
+    maxPageBytes: Annotated[StrictInt, Field(ge=1024, le=64 * 2**20)] | None = None
+    dropQueryParameters: (
+        Annotated[list[QueryParameter], Field(max_length=100, description="name or prefix*")]
         | None
     ) = None
 
@@ -214,6 +226,8 @@ class JobUpdate(StrictModel):
         Annotated[StrictFloat, Field(ge=0, le=MAX_RETRY_AFTER, allow_inf_nan=False)] | None
     ) = None
     workerId: Name | None = None
+    # A completed attempt's note: what it did not cover, and why.
+    note: Annotated[Text, StringConstraints(max_length=2_000)] | None = None
 
     @model_validator(mode="after")
     def _report_fields_need_a_report(self) -> JobUpdate:
@@ -223,6 +237,8 @@ class JobUpdate(StrictModel):
             raise ValueError(
                 f"{', '.join(given)} may only be sent with status 'completed' or 'failed'"
             )
+        if "note" in self.model_fields_set and self.status != "completed":
+            raise ValueError("note may only be sent with status 'completed'")
         if self.model_fields_set == set():
             raise ValueError("nothing to update")
         return self

@@ -225,14 +225,28 @@ def _reporter(job: Job, worker_id: str | None, target: JobStatus) -> str:
     return worker_id or job.worker_id or "api"
 
 
+MAX_NOTE_LENGTH = 2_000
+
+
 def completed(
-    job: Job, worker_id: str | None, now: datetime, edit: JobEdit | None = None
+    job: Job,
+    worker_id: str | None,
+    now: datetime,
+    edit: JobEdit | None = None,
+    note: str | None = None,
 ) -> Change:
-    """The attempt succeeded: the job no longer carries a failure (its events keep them)."""
+    """The attempt succeeded: the job no longer carries a failure (its events keep them).
+
+    ``note`` says what the attempt did not cover and why (a deadline, a
+    sitemap read in part); it is kept on the attempt.
+    """
     actor = _reporter(job, worker_id, JobStatus.COMPLETED)
     base = edit.applied_to(job, now) if edit else job
     done = base.moved_to(JobStatus.COMPLETED, now, failure=None, no_retry_reason=None)
-    return done, [_event(job, EventKind.COMPLETED, actor, now, attempt=job.attempts)]
+    details = {"note": note[:MAX_NOTE_LENGTH]} if note else None
+    return done, [
+        _event(job, EventKind.COMPLETED, actor, now, attempt=job.attempts, details=details)
+    ]
 
 
 def failed(

@@ -133,7 +133,8 @@ class Worker:
             await heartbeat
             self._runs.discard(run)
 
-    async def _crawl(self, run: _Run) -> None:
+    async def _crawl(self, run: _Run) -> str | None:
+        """The crawl; its note (what it did not cover, and why)."""
         spec = CrawlSpec(run.job.job_type.value, run.job.domain, run.job.config)
 
         async def store(pages: list[Page]) -> None:
@@ -141,7 +142,8 @@ class Worker:
             PAGES_FETCHED.inc(len(rows))
             await self._persist(lambda: self.manager.record_pages(run.job, self.worker_id, rows))
 
-        await self.crawler.crawl(spec, store)
+        summary = await self.crawler.crawl(spec, store)
+        return summary.note
 
     async def _finish(self, run: _Run) -> None:
         assert run.crawl is not None
@@ -160,12 +162,13 @@ class Worker:
         labels = ("", "") if failure is None else (failure.error_type.value, failure.pattern.value)
         WORKER_ATTEMPTS.labels(outcome, *labels).inc()
         CRAWL_DURATION.labels(outcome).observe(elapsed)
-        await self._quietly(self._persist(lambda: self._report(job, failure)))
+        note = crawl.result() if failure is None else None
+        await self._quietly(self._persist(lambda: self._report(job, failure, note)))
 
-    def _report(self, job: Job, failure: Failure | None) -> Awaitable[Job]:
+    def _report(self, job: Job, failure: Failure | None, note: str | None) -> Awaitable[Job]:
         """The attempt's outcome: one manager call, the crawler's Failure passed as it is."""
         if failure is None:
-            return self.manager.complete_attempt(job.id, worker_id=self.worker_id)
+            return self.manager.complete_attempt(job.id, worker_id=self.worker_id, note=note)
         return self.manager.fail_attempt(job.id, failure, worker_id=self.worker_id)
 
     async def _heartbeat(self, run: _Run) -> None:

@@ -327,7 +327,9 @@ async def test_results_stream_the_latest_attempts_pages(api: httpx.AsyncClient) 
         "bytes",
         "fetched_at",
         "error",
+        "truncated",
     }
+    assert pages[0]["truncated"] is False
     body = (await api.get(f"{JOBS}/{job['id']}/results")).json()
     assert body["success"] is True and body["data"] == pages
 
@@ -353,3 +355,15 @@ async def test_pages_from_a_worker_without_the_lease_are_refused(api: httpx.Asyn
     with pytest.raises(LeaseLost):
         await manager.record_pages(claimed, "w2", [_page_row(0)])
     assert await manager.pages_crawled(claimed) == 0
+
+
+async def test_a_completed_report_may_carry_a_note(api: httpx.AsyncClient) -> None:
+    """What the attempt did not cover (a deadline, a sitemap read in part) stays on it."""
+    job = await create(api)
+    await claim(api)
+    refused = await report(api, job["id"], status="failed", note="stopped early")
+    assert refused.status_code == 400
+    done = await report(api, job["id"], status="completed", note="stopped at the deadline")
+    assert done.json()["data"]["status"] == "completed"
+    [attempt] = (await api.get(f"{JOBS}/{job['id']}")).json()["data"]["attempts"]
+    assert (attempt["outcome"], attempt["note"]) == ("completed", "stopped at the deadline")

@@ -15,8 +15,7 @@ import gzip
 import ipaddress
 import itertools
 import socket
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -29,15 +28,12 @@ from scrapejobs.crawler import (
     AddressPolicy,
     BlockedAddress,
     Crawler,
-    CrawlFailed,
-    CrawlSpec,
     CrawlSummary,
     Page,
 )
 from scrapejobs.crawler.guard import GuardedResolver
 from scrapejobs.crawler.urls import LinkResolver, normalise
-from scrapejobs.failures import ErrorType, Failure
-from scrapejobs.jobs import DEFAULT_CONFIG
+from scrapejobs.failures import ErrorType
 from tests.crawl_sites import (
     ScriptedSite,
     closed_port,
@@ -53,73 +49,7 @@ from tests.crawl_sites import (
     statuses,
     tree_site,
 )
-
-ALLOW_LOOPBACK = AddressPolicy(allow_private_networks=True)
-FAST_RETRIES = (0.01, 0.02)
-
-
-@dataclass
-class Crawl:
-    summary: CrawlSummary
-    pages: list[Page]
-    batches: list[int] = field(default_factory=list)
-
-    def by_url(self) -> dict[str, Page]:
-        return {p.url: p for p in self.pages}
-
-
-@pytest.fixture
-async def crawler() -> AsyncIterator[Crawler]:
-    crawler = Crawler(policy=ALLOW_LOOPBACK, retry_delays=FAST_RETRIES)
-    yield crawler
-    await crawler.close()
-
-
-@pytest.fixture
-async def no_retry_crawler() -> AsyncIterator[Crawler]:
-    """For classification tests: the first failure is final."""
-    crawler = Crawler(policy=ALLOW_LOOPBACK, retry_delays=())
-    yield crawler
-    await crawler.close()
-
-
-@pytest.fixture
-async def site() -> AsyncIterator[ScriptedSite]:
-    async with serve() as running:
-        yield running
-
-
-def spec(domain: str, job_type: str = "domain_scrape", **config: Any) -> CrawlSpec:
-    return CrawlSpec(job_type, domain, {**DEFAULT_CONFIG, "timeout": 5000, **config})
-
-
-async def crawl(
-    crawler: Crawler, domain: str, job_type: str = "domain_scrape", **config: Any
-) -> Crawl:
-    pages: list[Page] = []
-    batches: list[int] = []
-
-    async def store(batch: list[Page]) -> None:
-        batches.append(len(batch))
-        pages.extend(batch)
-
-    summary = await crawler.crawl(spec(domain, job_type, **config), store)
-    assert summary.pages == len(pages)
-    return Crawl(summary, pages, batches)
-
-
-async def failure_of(
-    crawler: Crawler, domain: str, job_type: str = "domain_scrape", **config: Any
-) -> Failure:
-    stored: list[Page] = []
-
-    async def store(batch: list[Page]) -> None:
-        stored.extend(batch)
-
-    with pytest.raises(CrawlFailed) as raised:
-        await crawler.crawl(spec(domain, job_type, **config), store)
-    assert stored == [], "a failed attempt stores no page"
-    return raised.value.failure
+from tests.crawling import ALLOW_LOOPBACK, FAST_RETRIES, crawl, failure_of, spec
 
 
 def gaps(times: list[float]) -> list[float]:
@@ -502,7 +432,8 @@ def site_body(body: str, title: str) -> bytes:
         ),
         ("text/html", "<title>caf\xe9</title>".encode(), "caf\xe9"),
         ("text/html; charset=x-no-such-charset", "<title>caf\xe9</title>".encode(), "caf\xe9"),
-        ("text/html", b"<title>caf\xe9</title>", "caf\ufffd"),
+        # Unlabelled and not UTF-8: windows-1252, as browsers read it.
+        ("text/html", b"<title>caf\xe9</title>", "caf\xe9"),
     ],
 )
 async def test_charsets(
@@ -531,20 +462,26 @@ async def test_non_html_is_recorded_but_not_parsed(crawler: Crawler, site: Scrip
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-async def test_response_size_cap(site: ScriptedSite, chunked: bool) -> None:
+async def test_a_page_over_the_cap_is_parsed_as_far_as_the_cap(
+    site: ScriptedSite, chunked: bool
+) -> None:
+    """Whatever its Content-Length says: the first bytes are read, parsed, and marked."""
     crawler = Crawler(policy=ALLOW_LOOPBACK, max_response_bytes=4096)
-    big = ("<html><body>" + '<a href="/never">x</a>' * 500 + "</body></html>").encode()
+    big = ("<html><head><title>Big</title></head><body>" + '<a href="/far">x</a>' * 500).encode()
     site.routes["/"] = links("/big")
-    site.routes["/big"] = content(big, "text/html", chunked=chunked)
+    site.routes["/big"] = content(big + b"</body></html>", "text/html", chunked=chunked)
+    site.routes["/far"] = page()
     try:
         result = await crawl(crawler, site.origin, respectRobots=False)
     finally:
         await crawler.close()
     record = result.by_url()[site.url("/big")]
-    assert (record.status, record.error, record.links) == (200, "response too large", 0)
+    assert (record.status, record.error, record.truncated) == (200, None, True)
+    assert record.title == "Big" and record.links > 100
     assert record.bytes >= 4096
-    assert "/never" not in site.paths()
-    assert result.summary.errors == 1
+    assert not result.by_url()[site.url("/")].truncated
+    assert "/far" in site.paths()  # a link within the first 4 KiB
+    assert result.summary.errors == 0
 
 
 async def test_redirects_are_followed(crawler: Crawler, site: ScriptedSite) -> None:

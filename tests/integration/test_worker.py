@@ -160,6 +160,27 @@ async def test_a_404_is_not_retried_automatically(rig: Rig) -> None:
     assert len(rig.site.hits_of("/")) == 1
 
 
+async def test_a_crawl_stopped_at_its_deadline_completes_and_says_so(rig: Rig) -> None:
+    released = asyncio.Event()
+
+    async def hang(_request: web.Request) -> web.Response:
+        await released.wait()
+        return html("too late")
+
+    rig.site.routes["/"] = page('<a href="/quick">q</a><a href="/slow">s</a>')
+    rig.site.routes["/quick"] = page("quick")
+    rig.site.routes["/slow"] = hang
+    job = await rig.submit(config={"maxDuration": 1500, "maxConcurrentRequests": 1})
+    done = await rig.wait_until(job.id, JobStatus.COMPLETED, JobStatus.FAILED)
+    assert done.status is JobStatus.COMPLETED and done.retry_count == 0
+    assert await rig.manager.pages_crawled(done) == 2
+    [attempt] = await rig.manager.get_attempts(job.id)
+    released.set()
+    assert attempt.note == (
+        "stopped at the deadline (maxDuration 1500 ms): 1 queued URLs not fetched"
+    )
+
+
 async def _slow_site(rig: Rig) -> asyncio.Event:
     """/ links to 50 pages that each take 0.2 s; returns an event set on the first page."""
     started = asyncio.Event()

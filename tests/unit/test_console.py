@@ -206,6 +206,9 @@ def test_the_summary_of_a_failed_job_says_what_to_do() -> None:
     assert render(summary(done)).strip() == (
         f"Job {JOB['id']} completed: 1 page crawled, attempt 1/4"
     )
+    note = "stopped at the deadline (maxDuration 1000 ms): 3 queued URLs not fetched"
+    stopped = {**done, "attempts": [{"attempt": 1, "outcome": "completed", "note": note}]}
+    assert render(summary(stopped)).splitlines()[1:] == [f"  note: {note}"]
 
 
 def test_small_formats() -> None:

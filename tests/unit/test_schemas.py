@@ -100,6 +100,20 @@ def test_config_ints_are_strict(field: str, value: Any) -> None:
     rejects(JobCreate, {"domain": "example.com", "config": {field: value}})
 
 
+def test_the_optional_crawl_limits_are_kept_only_when_given() -> None:
+    assert "maxDuration" not in create().full_config()
+    config = {"maxDuration": 60_000, "dropQueryParameters": ["utm_*", "sid", "a.b[]"]}
+    assert create(config=config).full_config() | config == create(config=config).full_config()
+    assert create(config={"dropQueryParameters": []}).full_config()["dropQueryParameters"] == []
+
+
+@pytest.mark.parametrize(
+    "value", [["a b"], [""], ["*utm"], ["x" * 101], ["ok"] * 101, "utm_*", [1], ["a=b"]]
+)
+def test_bad_dropped_parameters_are_refused(value: Any) -> None:
+    rejects(JobCreate, {"domain": "example.com", "config": {"dropQueryParameters": value}})
+
+
 @pytest.mark.parametrize("value", ["true", 1, 0, "yes"])
 @pytest.mark.parametrize("field", ["respectRobots", "respectRetryAfter", "autoRetry"])
 def test_config_bools_are_strict(field: str, value: Any) -> None:
@@ -124,6 +138,8 @@ def test_top_level_ranges(field: str, lowest: int, highest: int) -> None:
         ("maxPages", 1, 100_000),
         ("timeout", 100, 120_000),
         ("maxConcurrentRequests", 1, 64),
+        ("maxDuration", 1000, 7 * 86_400_000),
+        ("maxPageBytes", 1024, 64 * 2**20),
     ],
 )
 def test_config_ranges(field: str, lowest: int, highest: int) -> None:

@@ -66,6 +66,13 @@ def submit(
         int | None, _option("--timeout", help="Per request, ms, 100..120000, default 30000")
     ] = None,
     delay: Annotated[int | None, _option("--delay", help="Between requests, ms, default 0")] = None,
+    max_duration: Annotated[
+        int | None,
+        _option("--max-duration", help="Per attempt, ms: stop there and keep the pages. No limit."),
+    ] = None,
+    max_page_bytes: Annotated[
+        int | None, _option("--max-page-bytes", help="Read and parse at most this, default 10 MiB")
+    ] = None,
     max_concurrent_requests: Annotated[
         int | None, _option("--max-concurrent-requests", help="1..64, default 8")
     ] = None,
@@ -108,6 +115,8 @@ def submit(
         maxPages=max_pages,
         timeout=timeout,
         delay=delay,
+        maxDuration=max_duration,
+        maxPageBytes=max_page_bytes,
         maxConcurrentRequests=max_concurrent_requests,
         userAgent=user_agent,
         startUrl=start_url,

@@ -193,7 +193,7 @@ def attempts_table(attempts: Iterable[Job], *, width: int = 80) -> Table:
             Text(moment(attempt.get("started_at"))[0 if wide else 5 :]),
             Text(took(attempt.get("started_at"), attempt.get("finished_at"))),
             Text(_failure(attempt)),
-            cell(attempt.get("error_message")),
+            cell(attempt.get("error_message") or attempt.get("note")),
         ]
         if wide:
             row.append(cell(attempt.get("workerId")))

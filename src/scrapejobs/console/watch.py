@@ -124,7 +124,9 @@ def summary(job: Job) -> RenderableType:
     head = Text.assemble("Job ", job["id"], " ", status_text(status))
     if status == "completed":
         head.append(f": {pages(job)} crawled, attempt {attempt_label(job)}")
-        return head
+        attempts = job.get("attempts") or []
+        note = attempts[-1].get("note") if attempts else None
+        return Group(head, Text(f"  note: {note}")) if note else head
     if status == "cancelled":
         return head
     return Group(head, *_failure_lines(job))

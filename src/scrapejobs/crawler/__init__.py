@@ -9,12 +9,13 @@ Modules, from the edge inwards::
     guard     the SSRF address policy, the guarded resolver, IP-literal checks
     errors    aiohttp exceptions and HTTP statuses -> Failure; Retry-After
     fetch     one GET: guard, manual redirects, size cap
-    urls      start URL, normalisation, cached link resolution
-    parse     HTML -> title, text, links (selectolax)
-    robots    robots.txt (protego)
-    sitemap   sitemap and sitemap-index reading
+    urls      start URL, normalisation and canonical queries, cached link resolution
+    parse     bytes -> text as browsers decode it (w3lib); HTML -> title, text, links (selectolax)
+    robots    robots.txt, as RFC 9309 reads it (protego)
+    sitemap   sitemap and sitemap-index reading, streamed (lxml)
     pacing    delay / Crawl-delay / slow-down on 429 and 503
     retries   in-crawl retries of transient failures
+    requests  a crawl's GETs: paced, retried, within its deadline
     pages     page records
     batch     batches of pages to the caller
     run       one crawl: frontier and workers

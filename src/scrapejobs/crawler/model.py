@@ -40,6 +40,8 @@ class Page:
     bytes: int
     fetched_at: datetime
     error: str | None
+    truncated: bool = False
+    """Only the first ``maxPageBytes`` of the body were read (and parsed)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The record as a plain dict (what ``dataclasses.asdict`` gives, many times faster)."""
@@ -55,6 +57,7 @@ class Page:
             "bytes": self.bytes,
             "fetched_at": self.fetched_at,
             "error": self.error,
+            "truncated": self.truncated,
         }
 
 
@@ -64,6 +67,8 @@ class CrawlSummary:
     """Pages handed to ``on_pages``."""
     errors: int
     """Of those, pages with an error."""
+    note: str | None = None
+    """What the attempt did not cover and why (a deadline, a sitemap read in part)."""
 
 
 class CrawlFailed(Exception):

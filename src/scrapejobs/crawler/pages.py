@@ -10,23 +10,24 @@ from scrapejobs.crawler.model import Page
 from scrapejobs.crawler.parse import Document, decode, is_html, parse_html
 from scrapejobs.failures import Failure
 
-__all__ = ["TOO_LARGE", "failed_page", "page_of"]
+__all__ = ["failed_page", "page_of"]
 
-TOO_LARGE = "response too large"
 MAX_CONTENT_TYPE_CHARS = 200  # the pages table's column
 
 
 def page_of(response: Response, depth: int) -> tuple[Page, Document | None]:
     """The record of a response, and its parsed HTML when it is a page worth parsing.
 
-    Only successful (2xx) HTML responses within the size cap are parsed.
+    Successful (2xx) HTML responses are parsed; a body cut at the size cap is
+    parsed as far as it was read, and the page says it is ``truncated``.
     """
     failure = response.failure()
-    error = TOO_LARGE if response.too_large else page_error(failure) if failure else None
+    error = page_error(failure) if failure else None
     document = None
     ok = error is None and 200 <= response.status < 300
     if ok and is_html(response.content_type, response.body):
-        document = parse_html(decode(response.body, response.charset))
+        text = decode(response.body, response.content_type)
+        document = parse_html(text, response.final_url)
     page = Page(
         url=response.url,
         final_url=response.final_url,
@@ -39,6 +40,7 @@ def page_of(response: Response, depth: int) -> tuple[Page, Document | None]:
         bytes=response.size,
         fetched_at=datetime.now(UTC),
         error=error,
+        truncated=response.truncated,
     )
     return page, document
 

@@ -5,49 +5,65 @@ attempt's failure), then a fixed pool of ``maxConcurrentRequests`` workers
 takes URLs from a frontier ordered by depth (so the crawl is breadth-first,
 exactly so with one worker). Links are followed on the crawl's origins: the
 start URL's, and the one it redirected to, if any. Every URL is
-de-duplicated on its normalised form; a URL counts against ``maxPages`` when
-it is queued, so the crawl fetches exactly ``maxPages`` pages when the site
-has that many.
+de-duplicated on its normalised form (``urls.py``), and so is every page:
+the URLs a redirect (or a ``<meta http-equiv="refresh">``, followed like
+one) went through are never fetched again, and a page reached by two paths
+is recorded once, at its final URL. A URL counts against ``maxPages`` when it
+is queued, and a fetch that only found a page already recorded gives its
+place back (to a link that had found ``maxPages`` full), so the crawl records
+exactly ``maxPages`` pages when the site has that many.
 
 ``page_scrape`` is the start page alone; ``sitemap_scrape`` reads the
 sitemaps first (their failure is the attempt's failure) and fetches the
 pages they list without following links.
 
-Every request waits its turn at the :class:`~scrapejobs.crawler.pacing.Pacer`;
-transient failures are retried in-crawl (:mod:`scrapejobs.crawler.retries`).
-Cancelling the task running :meth:`CrawlRun.run` cancels the workers and
-releases their connections before the ``CancelledError`` goes on.
+Requests are paced, retried in-crawl and kept within the attempt's deadline
+(``maxDuration``) by :class:`~scrapejobs.crawler.requests.Requests`. At the
+deadline the workers stop taking URLs, and the crawl ends with the pages it
+has, saying so in :attr:`CrawlSummary.note`. Cancelling the task running
+:meth:`CrawlRun.run` cancels the workers and releases their connections
+before the ``CancelledError`` goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
-import random
 from functools import partial
 
 import aiohttp
 
 from scrapejobs.crawler.batch import OnPages, PageBatcher
 from scrapejobs.crawler.errors import FetchFailed
-from scrapejobs.crawler.fetch import Fetcher, Response
+from scrapejobs.crawler.fetch import AlreadyFetched, Fetcher, Response
 from scrapejobs.crawler.guard import HostGuard
 from scrapejobs.crawler.model import CrawlFailed, CrawlSpec, CrawlSummary
-from scrapejobs.crawler.pacing import Pacer
 from scrapejobs.crawler.pages import failed_page, page_of
 from scrapejobs.crawler.parse import Document
-from scrapejobs.crawler.retries import retry_wait
-from scrapejobs.crawler.robots import RobotsRules, fetch_robots
+from scrapejobs.crawler.requests import Requests
+from scrapejobs.crawler.robots import RobotsRules, RobotsUnreachable, allow_all, fetch_robots
 from scrapejobs.crawler.settings import CrawlerOptions, CrawlSettings
 from scrapejobs.crawler.sitemap import SitemapReader
-from scrapejobs.crawler.urls import InvalidStartUrl, LinkResolver, origin_of, start_url
+from scrapejobs.crawler.urls import (
+    DEFAULT_QUERY_RULES,
+    InvalidStartUrl,
+    LinkResolver,
+    QueryRules,
+    normalise,
+    origin_of,
+    start_url,
+)
 from scrapejobs.failures import ErrorType, Failure
 
 __all__ = ["JOB_TYPES", "CrawlRun"]
 
 JOB_TYPES = ("domain_scrape", "page_scrape", "sitemap_scrape")
-SLOW_DOWN_STATUSES = frozenset({429, 503})
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+MAX_SPARE_LINKS = 1000
+"""Links kept aside once ``maxPages`` is full, for the places duplicates give back."""
+MAX_SPARE_PAGES = 100
+"""Pages whose links are looked at for that, once ``maxPages`` is full (they cost CPU)."""
 
 
 class CrawlRun:
@@ -67,29 +83,45 @@ class CrawlRun:
         self.spec = spec
         self.settings = settings = CrawlSettings.from_config(spec.config)
         self.options = options
-        self.fetcher = Fetcher(
+        self.rules = (
+            QueryRules(settings.dropped_parameters)
+            if settings.dropped_parameters is not None
+            else DEFAULT_QUERY_RULES
+        )
+        fetcher = Fetcher(
             session,
             guard,
             headers={"User-Agent": settings.user_agent, "Accept": ACCEPT},
             timeout=settings.timeout,
-            max_bytes=options.max_response_bytes,
+            max_bytes=settings.max_page_bytes or options.max_response_bytes,
             max_redirects=options.max_redirects,
+            rules=self.rules,
         )
-        self.pacer = Pacer(settings.delay)
+        self.requests = Requests(fetcher, settings, options)
         self.batcher = PageBatcher(on_pages, size=options.page_batch, seconds=options.batch_seconds)
         self.follow = spec.job_type == "domain_scrape"
-        self.links = LinkResolver()
+        self.links = LinkResolver(self.rules)
         self.robots: dict[str, RobotsRules] = {}
         self.origins: set[str] = set()
         self.seen: set[str] = set()
+        """URLs queued, fetched, or redirected through: never fetched (again)."""
+        self.recorded: set[str] = set()
+        """Final URLs of the pages recorded: one record each."""
+        self.spare: dict[str, int] = {}
+        """Links found once maxPages was full (URL -> depth), oldest first."""
+        self._spare_pages = 0
+        self.fetching: set[str] = set()
+        """URLs a worker is fetching now: a redirect to one of them is not followed."""
         self.scheduled = 0
         self.frontier: asyncio.PriorityQueue[tuple[int, int, str]] = asyncio.PriorityQueue()
+        self.notes: list[str] = []
         self._order = itertools.count()
-        self._random = random.Random()
+        self._skipped = 0
+        """URLs not fetched because the deadline came first."""
 
     async def run(self) -> CrawlSummary:
         try:
-            url, origin = start_url(self.spec.domain, self.settings.start_url)
+            url, origin = start_url(self.spec.domain, self.settings.start_url, self.rules)
         except InvalidStartUrl as exc:
             raise CrawlFailed(Failure(ErrorType.INVALID_URL, str(exc))) from exc
         self.origins.add(origin)
@@ -99,55 +131,39 @@ class CrawlRun:
             await self._start_page(url, origin)
         await self._drain()
         await self.batcher.flush()
-        return CrawlSummary(self.batcher.pages, self.batcher.errors)
+        if self._skipped:
+            limit = f"maxDuration {self.spec.config.get('maxDuration')} ms"
+            skipped = f"{self._skipped} queued URLs not fetched"
+            self.notes.append(f"stopped at the deadline ({limit}): {skipped}")
+        note = "; ".join(self.notes) or None
+        return CrawlSummary(self.batcher.pages, self.batcher.errors, note)
 
     # -- requests -------------------------------------------------------
 
-    async def fetch(self, url: str, *, max_bytes: int | None = None) -> Response:
-        """One paced GET; a 429 or 503 slows the whole crawl down."""
-        generation = await self.pacer.wait()
-        response = await self.fetcher.get(url, max_bytes=max_bytes)
-        if response.status in SLOW_DOWN_STATUSES:
-            self.pacer.slow_down(generation)
-        return response
-
-    async def fetch_retrying(
-        self, url: str, *, start: bool = False, max_bytes: int | None = None
-    ) -> Response:
-        """:meth:`fetch`, retrying transient failures; the last error status is returned."""
-        retry = 0
-        while True:
-            response: Response | None = None
-            try:
-                response = await self.fetch(url, max_bytes=max_bytes)
-            except FetchFailed as exc:
-                failure = exc.failure
-            else:
-                if (found := response.failure()) is None:
-                    return response
-                failure = found
-            wait = retry_wait(
-                failure,
-                retry,
-                delays=self.options.retry_delays,
-                jitter=self._random.random() / 4,
-                respect_retry_after=self.settings.respect_retry_after,
-                cap=self.options.max_retry_wait,
-                give_up_beyond_cap=start,
-            )
-            if wait is None:
-                if response is None:
-                    raise FetchFailed(failure)
-                return response
-            retry += 1
-            await asyncio.sleep(wait)
-
     async def _load_robots(self, origin: str) -> RobotsRules:
-        """Fetch ``origin``'s robots.txt once; its rules apply when respectRobots."""
-        rules = await fetch_robots(self.fetch, origin, self.settings.user_agent)
+        """Fetch ``origin``'s robots.txt once; its rules apply when respectRobots.
+
+        When they apply, an unreachable robots.txt fails the attempt (RFC 9309
+        2.3.1.4); when they do not (a sitemap_scrape reading its Sitemap lines),
+        it reads as no rules.
+        """
+        get = partial(self.requests.fetch_retrying, start=True)
+        try:
+            rules = await fetch_robots(get, origin, self.settings.user_agent)
+        except RobotsUnreachable as exc:
+            if not self.settings.respect_robots:
+                return allow_all(self.settings.user_agent)
+            if self.requests.past_deadline():
+                raise CrawlFailed(exc.failure) from exc
+            failure = exc.failure
+            message = (
+                f"robots.txt of {origin} is unreachable ({failure.message}): "
+                "assuming complete disallow (RFC 9309 2.3.1.4)"
+            )
+            raise CrawlFailed(dataclasses.replace(failure, message=message)) from exc
         if self.settings.respect_robots:
             self.robots[origin] = rules
-            self.pacer.at_least(rules.crawl_delay)
+            self.requests.pacer.at_least(rules.crawl_delay)
         return rules
 
     def _allowed(self, url: str, origin: str) -> bool:
@@ -163,7 +179,7 @@ class CrawlRun:
             message = f"robots.txt disallows {url} for {self.settings.user_agent!r}"
             raise CrawlFailed(Failure(ErrorType.ROBOTS_DISALLOWED, message))
         try:
-            response = await self.fetch_retrying(url, start=True)
+            response = await self.requests.fetch_retrying(url, start=True)
         except FetchFailed as exc:
             raise CrawlFailed(exc.failure) from exc
         failure = response.failure()
@@ -188,16 +204,17 @@ class CrawlRun:
             rules = await self._load_robots(origin)
             sources = [*rules.sitemaps, f"{origin}/sitemap.xml"]
         reader = SitemapReader(
-            partial(self.fetch_retrying, start=True),
+            partial(self.requests.fetch_retrying, start=True),
             origins=self.origins,
             wanted=lambda page: self._allowed(page, origin_of(page)),
             max_urls=self.settings.max_pages,
-            max_bytes=self.options.max_response_bytes,
+            rules=self.rules,
         )
         try:
             urls = await reader.read(sources)
         except FetchFailed as exc:
             raise CrawlFailed(exc.failure) from exc
+        self.notes += reader.problems
         for page_url in urls:
             self.seen.add(page_url)
             self._schedule(page_url, 0)
@@ -209,10 +226,16 @@ class CrawlRun:
         self.frontier.put_nowait((depth, next(self._order), url))
 
     def _follow_links(self, document: Document, page_url: str, depth: int) -> None:
-        """Queue the new same-origin links of a page, at ``depth``, within maxPages."""
-        max_pages = self.settings.max_pages
+        """Queue the new same-origin links of a page, at ``depth``, within maxPages.
+
+        Once maxPages is full, the new links of the next MAX_SPARE_PAGES pages
+        are kept aside (a few) for the places that duplicate pages give back.
+        """
+        max_pages, spare = self.settings.max_pages, self.spare
         if self.scheduled >= max_pages:
-            return
+            if len(spare) >= MAX_SPARE_LINKS or self._spare_pages >= MAX_SPARE_PAGES:
+                return
+            self._spare_pages += 1
         base = page_url
         if document.base and (resolved := self.links.resolve(page_url, document.base)):
             base = resolved[0]
@@ -220,33 +243,95 @@ class CrawlRun:
         for url, origin in self.links.resolve_all(base, document.hrefs):
             if url in seen or origin not in origins:
                 continue
+            if self.scheduled >= max_pages:
+                if len(spare) >= MAX_SPARE_LINKS:
+                    return
+                spare.setdefault(url, depth)
+                continue
             seen.add(url)
             if self._allowed(url, origin):
                 self._schedule(url, depth)
-                if self.scheduled >= max_pages:
-                    return
+
+    def _give_back(self) -> None:
+        """A fetch found a page already recorded: its place in maxPages goes to a spare link."""
+        self.scheduled -= 1
+        while self.spare and self.scheduled < self.settings.max_pages:
+            url = next(iter(self.spare))
+            depth = self.spare.pop(url)
+            if url not in self.seen:
+                self.seen.add(url)
+                if self._allowed(url, origin_of(url)):
+                    self._schedule(url, depth)
+
+    async def _follow_refresh(self, response: Response, document: Document | None) -> Response:
+        """Follow ``<meta http-equiv="refresh">`` like a redirect (same hop limit)."""
+        hops = len(response.redirects)
+        while document is not None and document.refresh and hops < self.options.max_redirects:
+            target = normalise(document.refresh, self.rules)
+            chain = (*response.redirects, response.final_url)
+            if target is None or target[0] in chain or not self._allowed(*target):
+                break
+            try:
+                followed = await self.requests.fetch_retrying(target[0])
+            except FetchFailed:
+                break  # the refreshing page is what there is
+            followed.url = response.url
+            followed.redirects = chain + followed.redirects
+            response, hops = followed, len(followed.redirects)
+            if response.failure() is not None:
+                break
+            _, document = page_of(response, 0)
+        return response
 
     async def _record(self, response: Response, depth: int) -> None:
-        self.seen.add(response.final_url)
         page, document = page_of(response, depth)
+        if document is not None and document.refresh:
+            response = await self._follow_refresh(response, document)
+            page, document = page_of(response, depth)
+        self.seen.update(response.redirects)
+        final = response.final_url
+        self.seen.add(final)
+        if final in self.recorded:
+            self._give_back()
+            return
+        self.recorded.add(final)
         if document is not None and self.follow and depth < self.settings.depth:
-            self._follow_links(document, response.final_url, depth + 1)
+            self._follow_links(document, final, depth + 1)
         await self.batcher.add(page)
 
     async def _visit(self, url: str, depth: int) -> None:
+        if url in self.recorded:  # a redirect reached it while it waited in the frontier
+            self._give_back()
+            return
+        self.fetching.add(url)
         try:
-            response = await self.fetch_retrying(url)
+            response = await self.requests.fetch_retrying(url, known=self._known)
+        except AlreadyFetched as exc:  # a redirect to a page recorded, or being fetched
+            self.seen.update(exc.hops)
+            self._give_back()
+            return
         except FetchFailed as exc:
+            if self.requests.past_deadline():
+                self._skipped += 1  # cut by the deadline: no page, not a page error
+                return
             await self.batcher.add(failed_page(url, depth, exc.failure))
         else:
             await self._record(response, depth)
+        finally:
+            self.fetching.discard(url)
+
+    def _known(self, url: str) -> bool:
+        return url in self.recorded or url in self.fetching
 
     async def _work(self) -> None:
         frontier = self.frontier
         while True:
             depth, _, url = await frontier.get()
             try:
-                await self._visit(url, depth)
+                if self.requests.past_deadline():
+                    self._skipped += 1
+                else:
+                    await self._visit(url, depth)
             finally:
                 frontier.task_done()
 

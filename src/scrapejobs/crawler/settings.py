@@ -25,6 +25,12 @@ class CrawlSettings:
     concurrency: int
     respect_retry_after: bool
     start_url: str | None
+    max_duration: float | None = None
+    """Seconds the whole attempt may take (``maxDuration``); None: no deadline."""
+    max_page_bytes: int | None = None
+    """Bytes of a page read and parsed (``maxPageBytes``); None: the crawler's cap."""
+    dropped_parameters: tuple[str, ...] | None = None
+    """Query parameters dropped from URLs (``dropQueryParameters``); None: the default list."""
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CrawlSettings:
@@ -40,7 +46,18 @@ class CrawlSettings:
             concurrency=max(int(merged["maxConcurrentRequests"]), 1),
             respect_retry_after=bool(merged["respectRetryAfter"]),
             start_url=merged.get("startUrl") or None,
+            max_duration=_seconds(merged.get("maxDuration")),
+            max_page_bytes=int(merged["maxPageBytes"]) if merged.get("maxPageBytes") else None,
+            dropped_parameters=(
+                tuple(merged["dropQueryParameters"])
+                if merged.get("dropQueryParameters") is not None
+                else None
+            ),
         )
+
+
+def _seconds(ms: Any) -> float | None:
+    return max(float(ms), 1.0) / 1000 if ms is not None else None
 
 
 @dataclass(frozen=True, slots=True)

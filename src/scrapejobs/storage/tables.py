@@ -164,6 +164,8 @@ pages = sa.Table(
     sa.Column("bytes", sa.Integer, nullable=False),
     sa.Column("fetched_at", UTCDateTime, nullable=False),
     sa.Column("error", sa.Text),
+    # Only the first maxPageBytes were read and parsed (migration 0005).
+    sa.Column("truncated", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_pages_job_attempt", "job_id", "attempt", "id"),
 )
 

@@ -106,6 +106,7 @@ INT_FIELDS = (
     "config.timeout",
     "config.delay",
     "config.maxConcurrentRequests",
+    "config.maxDuration",
 )
 BOOL_FIELDS = ("config.respectRobots", "config.respectRetryAfter", "config.autoRetry")
 

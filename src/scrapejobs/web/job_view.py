@@ -195,7 +195,7 @@ def _attempt_row(run: Attempt, retried_by: RetryInfo | None) -> AttemptRow:
         error_type=run.errorType or "",
         failure_pattern=run.failurePattern or "",
         http_status=str(run.httpStatus) if run.httpStatus is not None else "",
-        message=run.error_message or "",
+        message=run.error_message or run.note or "",
         worker=run.workerId,
         retried_by=retried_by,
     )

@@ -180,7 +180,9 @@ async def _dispatch(manager: JobManager, job_id: str, body: JobUpdate) -> Job:
     if body.status == "cancelled":
         return await manager.cancel_job(job_id, edit=edit)
     if body.status == "completed":
-        return await manager.complete_attempt(job_id, worker_id=body.workerId, edit=edit)
+        return await manager.complete_attempt(
+            job_id, worker_id=body.workerId, edit=edit, note=body.note
+        )
     if body.status == "failed":
         return await manager.fail_attempt(
             job_id, body.failure(), worker_id=body.workerId, edit=edit
