@@ -76,7 +76,7 @@ def postgres_url() -> Iterator[str]:
 async def _truncate(url: str) -> None:
     conn = await asyncpg.connect(_dsn(url))
     try:
-        await conn.execute("TRUNCATE pages, job_events, jobs, job_counts, failure_counts")
+        await conn.execute("TRUNCATE pages, job_events, jobs, job_counts, failure_counts, sites")
     finally:
         await conn.close()
 

@@ -2,6 +2,7 @@
 
     ScrapeJobsError
     ├── JobNotFound             no job with that id
+    ├── SiteNotFound            no site of that name
     ├── InvalidRequest          the request breaks a rule of the domain (a 400)
     │   └── InvalidField        ... by a value of one of the job's fields
     ├── JobConflict             the job is not in the state the step needs (a 409)
@@ -25,6 +26,7 @@ __all__ = [
     "LeaseLost",
     "RetryNotAllowed",
     "ScrapeJobsError",
+    "SiteNotFound",
     "StorageUnavailable",
 ]
 
@@ -40,6 +42,11 @@ class ScrapeJobsError(Exception):
 
 class JobNotFound(ScrapeJobsError):
     def __init__(self, message: str = "Job not found", details: Any = None) -> None:
+        super().__init__(message, details)
+
+
+class SiteNotFound(ScrapeJobsError):
+    def __init__(self, message: str = "Site not found", details: Any = None) -> None:
         super().__init__(message, details)
 
 

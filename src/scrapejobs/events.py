@@ -33,6 +33,9 @@ class EventKind(enum.StrEnum):
     """``failed -> pending`` by a retry, manual or automatic."""
     RELEASED = "released"
     """A stopping worker gave the job back without spending a retry."""
+    WAITING = "waiting"
+    """``failed -> pending`` without a retry: the attempt was stopped by its site's
+    cooldown; the job waits for the site (``details``: reason, until)."""
     CANCELLED = "cancelled"
 
 

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from scrapejobs.failures import Failure, FailurePattern
+from scrapejobs.sites import site_of
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -189,6 +190,8 @@ class Job:
     no_retry_reason: str | None = None
     user_agent_rotations: int = 0
     last_retry: LastRetry | None = None
+    site_waits: int = 0
+    """Attempts in a row stopped by their site's cooldown and re-queued without a retry."""
 
     def moved_to(self, status: JobStatus, now: datetime, **changes: Any) -> Job:
         """This job after a transition to ``status`` at ``now`` (not a claim).
@@ -213,6 +216,12 @@ class Job:
         if self.status is JobStatus.FAILED and self.failure is not None:
             return self.failure.message
         return None
+
+    @property
+    def site(self) -> str:
+        """The site it crawls (``sites.site_of``): its politeness is shared with the fleet."""
+        start = self.config.get("startUrl")
+        return site_of(self.domain, start if isinstance(start, str) else None)
 
     @property
     def failure_pattern(self) -> FailurePattern | None:

@@ -22,13 +22,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scrapejobs import transitions
-from scrapejobs.errors import InvalidRequest, JobConflict, JobNotFound, LeaseLost, RetryNotAllowed
+from scrapejobs.errors import InvalidRequest, JobConflict, JobNotFound, LeaseLost
 from scrapejobs.events import Attempt, JobEvent, attempts_from_events
 from scrapejobs.failures import Failure
 from scrapejobs.jobs import InvalidDomain, Job, JobStatus, JobType, normalize_domain, timestamp
 from scrapejobs.queries import JobFilter
 from scrapejobs.retry import RetryPolicy, RetryRefused
 from scrapejobs.schemas import BulkRetryRequest, JobCreate
+from scrapejobs.site_manager import SiteManager
 from scrapejobs.stats import FailureTally, stats_report
 from scrapejobs.store import Store
 from scrapejobs.transitions import Change, JobEdit
@@ -71,6 +72,8 @@ class JobManager:
         self.lease_seconds = lease_seconds
         self.clock = clock
         self.rng = rng or random.Random()
+        self.sites = SiteManager(store, clock)
+        """The sites' use cases (pause, resume, cooldowns), on the same store."""
 
     # -- reading ---------------------------------------------------------
 
@@ -211,7 +214,7 @@ class JobManager:
             now = self.clock()
             plan = self.policy.manual(job, actor=actor, now=now, delay_seconds=delay_seconds)
             if isinstance(plan, RetryRefused):
-                raise _retry_refused(job, plan)
+                raise plan.error(job)
             new, events = transitions.retried(job, plan, now)
             saved = await self._store.save(job, new, events)
             if saved is not None:
@@ -295,7 +298,13 @@ class JobManager:
         worker_id: str | None,
         edit: JobEdit | None = None,
     ) -> Job:
-        """The running attempt failed with ``failure``; the policy decides in the same step."""
+        """The running attempt failed with ``failure``; the policy decides in the same step.
+
+        A 429 or 503 with ``Retry-After`` first cools the job's site down for
+        the whole fleet; the job then waits for it without spending a retry.
+        """
+        job = await self.get_job(job_id)
+        await self.sites.cool_down(job.site, failure)
 
         def step(job: Job) -> Change:
             now = self.clock()
@@ -379,20 +388,3 @@ def _domain(value: str) -> str:
 
 def _busy() -> JobConflict:
     return JobConflict("Job is being changed by other requests; try again")
-
-
-def _retry_refused(job: Job, refusal: RetryRefused) -> RetryNotAllowed:
-    if refusal.limit_reached:
-        return RetryNotAllowed(
-            "Job has exceeded maximum retry attempts",
-            {
-                "jobId": job.id,
-                "currentRetries": job.retry_count,
-                "maxRetries": job.max_retries,
-                "lastError": job.error_message,
-                "failurePattern": job.failure_pattern,
-            },
-        )
-    return RetryNotAllowed(
-        "Job cannot be retried", {"currentStatus": job.status.value, "reason": refusal.reason}
-    )

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from scrapejobs.errors import RetryNotAllowed
 from scrapejobs.failures import ErrorType
 from scrapejobs.jobs import Job, JobStatus, LastRetry
 
@@ -88,6 +89,23 @@ class RetryRefused:
     limit_reached: bool
     reason: str
 
+    def error(self, job: Job) -> RetryNotAllowed:
+        """The seed's error for it, with its ``details``."""
+        if self.limit_reached:
+            return RetryNotAllowed(
+                "Job has exceeded maximum retry attempts",
+                {
+                    "jobId": job.id,
+                    "currentRetries": job.retry_count,
+                    "maxRetries": job.max_retries,
+                    "lastError": job.error_message,
+                    "failurePattern": job.failure_pattern,
+                },
+            )
+        return RetryNotAllowed(
+            "Job cannot be retried", {"currentStatus": job.status.value, "reason": self.reason}
+        )
+
 
 def manual_retry_refusal(job: Job) -> RetryRefused | None:
     """Why ``job`` cannot be retried by hand now, or None when it can."""
@@ -116,6 +134,10 @@ class RetryPolicy:
     forbidden_retries: int = 1
     """Automatic retries after a 403, each with another user agent."""
     user_agents: tuple[str, ...] = ALTERNATE_USER_AGENTS
+    free_waits: int = 10
+    """Attempts in a row stopped by their site's cooldown that are re-queued without
+    spending a retry; past them a cooldown fails an attempt like any failure, so a
+    site that never stops asking to wait cannot hold a job for ever."""
 
     def __post_init__(self) -> None:
         if not self.delays or any(d < 0 or not math.isfinite(d) for d in self.delays):

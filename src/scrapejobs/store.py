@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from scrapejobs.events import JobEvent
 from scrapejobs.jobs import Job, JobStatus
 from scrapejobs.queries import JobFilter
+from scrapejobs.sites import Site, SiteStatus
 from scrapejobs.stats import FailureTally, StatsCounts
 
 __all__ = ["Store"]
@@ -68,13 +69,34 @@ class Store(Protocol):
     async def claim_next(
         self, worker_id: str, *, now: datetime, lease_until: datetime
     ) -> Job | None:
-        """Take the next due pending job (priority, then oldest ``scheduled_at``), or None."""
+        """Take the next due pending job (priority, then oldest ``scheduled_at``), or None.
+
+        Jobs whose site holds them back (``Site.holds``) are not due."""
 
     async def expired_leases(self, now: datetime, *, limit: int = 100) -> list[Job]:
         """Running jobs whose lease ran out before ``now``, oldest expiry first."""
 
     async def delete_job(self, job: Job) -> bool:
         """Delete ``job`` with its history if it is unchanged since it was read."""
+
+    # -- sites ------------------------------------------------------------------
+    # A job's site has a row from the job's creation on (``insert_job``, ``save``).
+
+    async def get_site(self, site: str) -> Site | None: ...
+
+    async def list_sites(
+        self, *, status: SiteStatus | None, now: datetime, limit: int, offset: int = 0
+    ) -> tuple[list[Site], int]:
+        """A page of sites by name (in ``status`` at ``now``), and how many there are."""
+
+    async def cool_down_site(self, site: str, until: datetime, reason: str, now: datetime) -> Site:
+        """Cool ``site`` down until ``until`` unless it already is until later (one step)."""
+
+    async def set_site_state(self, site: str, now: datetime, **state: Any) -> Site:
+        """Set ``paused`` and/or ``cooldown_until`` and ``cooldown_reason`` (one step)."""
+
+    async def site_job_counts(self, names: Sequence[str]) -> dict[str, dict[JobStatus, int]]:
+        """Jobs by status of each of the sites ``names``."""
 
     # -- pages ------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from scrapejobs.jobs import (
     timestamp,
 )
 from scrapejobs.retry import GiveUp, RetryPlan, RetryPolicy
+from scrapejobs.sites import cooldown_of
 
 __all__ = [
     "Change",
@@ -112,6 +113,7 @@ _STATUS_OF_EVENT = {
     EventKind.FAILED: JobStatus.FAILED,
     EventKind.RETRIED: JobStatus.PENDING,
     EventKind.RELEASED: JobStatus.PENDING,
+    EventKind.WAITING: JobStatus.PENDING,
     EventKind.CANCELLED: JobStatus.CANCELLED,
 }
 
@@ -242,7 +244,9 @@ def completed(
     """
     actor = _reporter(job, worker_id, JobStatus.COMPLETED)
     base = edit.applied_to(job, now) if edit else job
-    done = base.moved_to(JobStatus.COMPLETED, now, failure=None, no_retry_reason=None)
+    done = base.moved_to(
+        JobStatus.COMPLETED, now, failure=None, no_retry_reason=None, site_waits=0
+    )
     details = {"note": note[:MAX_NOTE_LENGTH]} if note else None
     return done, [
         _event(job, EventKind.COMPLETED, actor, now, attempt=job.attempts, details=details)
@@ -290,11 +294,42 @@ def _failed(
     base = edit.applied_to(job, now) if edit else job
     failed_job = base.moved_to(JobStatus.FAILED, now, failure=failure, no_retry_reason=None)
     event = _event(job, EventKind.FAILED, actor, now, attempt=job.attempts, failure=failure)
+    cooldown = cooldown_of(failure, now)
+    waits = job.config.get("respectRetryAfter", True) and job.site_waits < policy.free_waits
+    if cooldown is not None and waits:
+        return _waiting(failed_job, event, *cooldown, now, policy)
+    failed_job = replace(failed_job, site_waits=0)
     decision = policy.decide(failed_job, now=now, rng=rng)
     if isinstance(decision, GiveUp):
         return replace(failed_job, no_retry_reason=decision.reason), [event]
     again, retry_events = retried(failed_job, decision, now)
     return again, [event, *retry_events]
+
+
+def _waiting(
+    failed_job: Job,
+    failed_event: JobEvent,
+    until: datetime,
+    reason: str,
+    now: datetime,
+    policy: RetryPolicy,
+) -> Change:
+    """An attempt stopped by its site's cooldown: re-queued for its end, no retry spent.
+
+    The config is adjusted for the failure as a retry would adjust it (a 429:
+    one connection, a delay).
+    """
+    error_type = failed_job.failure.error_type if failed_job.failure else None
+    again = failed_job.moved_to(
+        JobStatus.PENDING,
+        now,
+        scheduled_at=until,
+        site_waits=failed_job.site_waits + 1,
+        config=policy.adjust_config(failed_job.config, error_type, failed_job.user_agent_rotations),
+    )
+    details = {"reason": f"{failed_job.site} is cooling down: {reason}", "until": timestamp(until)}
+    waiting = _event(failed_job, EventKind.WAITING, "system", now, details=details)
+    return again, [failed_event, waiting]
 
 
 def retried(job: Job, plan: RetryPlan, now: datetime) -> Change:

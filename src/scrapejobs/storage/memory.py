@@ -22,6 +22,7 @@ from scrapejobs.events import EventKind, JobEvent
 from scrapejobs.failures import ErrorType
 from scrapejobs.jobs import Job, JobStatus
 from scrapejobs.queries import JobFilter
+from scrapejobs.sites import Site, SiteStatus
 from scrapejobs.stats import MIN_EVIDENCE, TOP, FailureTally, StatsCounts
 from scrapejobs.transitions import claimed
 
@@ -41,6 +42,7 @@ class MemoryStore:
         self.jobs: dict[str, Job] = {}
         self.history: dict[str, list[JobEvent]] = {}
         self.pages: dict[str, list[dict[str, Any]]] = {}
+        self.sites: dict[str, Site] = {}
         self._keys: dict[str, tuple[str, str | None]] = {}
         self._page_ids = itertools.count(1)
 
@@ -66,6 +68,7 @@ class MemoryStore:
             self._keys[idempotency_key] = (job.id, fingerprint)
         self.jobs[job.id] = job
         self.history[job.id] = [event]
+        self.sites.setdefault(job.site, Site(job.site, updated_at=job.created_at))
         return True
 
     async def job_by_idempotency_key(self, key: str) -> tuple[Job, str | None] | None:
@@ -105,6 +108,7 @@ class MemoryStore:
             return None
         saved = replace(new, version=old.version + 1)
         self.jobs[old.id] = saved
+        self.sites.setdefault(saved.site, Site(saved.site, updated_at=saved.updated_at))
         self.history[old.id].extend(events)
         return saved
 
@@ -112,7 +116,11 @@ class MemoryStore:
         self, worker_id: str, *, now: datetime, lease_until: datetime
     ) -> Job | None:
         due = [
-            j for j in self.jobs.values() if j.status is JobStatus.PENDING and j.scheduled_at <= now
+            j
+            for j in self.jobs.values()
+            if j.status is JobStatus.PENDING
+            and j.scheduled_at <= now
+            and not (j.site in self.sites and self.sites[j.site].holds(now))
         ]
         if not due:
             return None
@@ -141,6 +149,38 @@ class MemoryStore:
         self.pages.pop(job.id, None)
         self._keys = {key: held for key, held in self._keys.items() if held[0] != job.id}
         return True
+
+    # -- sites ------------------------------------------------------------------
+
+    async def get_site(self, site: str) -> Site | None:
+        return self.sites.get(site)
+
+    async def list_sites(
+        self, *, status: SiteStatus | None, now: datetime, limit: int, offset: int = 0
+    ) -> tuple[list[Site], int]:
+        found = [
+            site
+            for _, site in sorted(self.sites.items())
+            if status is None or site.status(now) is status
+        ]
+        return found[offset : offset + limit], len(found)
+
+    async def cool_down_site(self, site: str, until: datetime, reason: str, now: datetime) -> Site:
+        current = self.sites.get(site, Site(site, updated_at=now))
+        self.sites[site] = current.cooled_down(until, reason, now)
+        return self.sites[site]
+
+    async def set_site_state(self, site: str, now: datetime, **state: Any) -> Site:
+        current = self.sites.get(site, Site(site, updated_at=now))
+        self.sites[site] = replace(current, updated_at=now, **state)
+        return self.sites[site]
+
+    async def site_job_counts(self, names: Sequence[str]) -> dict[str, dict[JobStatus, int]]:
+        counts = {name: dict.fromkeys(JobStatus, 0) for name in names}
+        for job in self.jobs.values():
+            if job.site in counts:
+                counts[job.site][job.status] += 1
+        return counts
 
     # -- pages ------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from scrapejobs.events import EventKind, JobEvent
 from scrapejobs.failures import ErrorType, Failure
 from scrapejobs.jobs import Job, JobStatus, JobType, LastRetry
+from scrapejobs.sites import Site
 
-__all__ = ["event_from_row", "event_values", "job_from_row", "job_values"]
+__all__ = ["event_from_row", "event_values", "job_from_row", "job_values", "site_from_row"]
 
 
 def job_values(job: Job) -> dict[str, Any]:
@@ -46,6 +47,8 @@ def job_values(job: Job) -> dict[str, Any]:
         "worker_id": job.worker_id,
         "lease_expires_at": job.lease_expires_at,
         "version": job.version,
+        "site": job.site,
+        "site_waits": job.site_waits,
     }
 
 
@@ -87,6 +90,7 @@ def job_from_row(row: sa.Row[Any]) -> Job:
         no_retry_reason=m["no_retry_reason"],
         user_agent_rotations=m["user_agent_rotations"],
         last_retry=_last_retry(m),
+        site_waits=m["site_waits"],
     )
 
 
@@ -113,3 +117,14 @@ def event_values(event: JobEvent, job: Job) -> dict[str, Any]:
         "job_type": job.job_type.value,
         "job_created_at": job.created_at,
     }
+
+
+def site_from_row(row: sa.Row[Any]) -> Site:
+    m = row._mapping
+    return Site(
+        site=m["site"],
+        updated_at=m["updated_at"],
+        paused=bool(m["paused"]),
+        cooldown_until=m["cooldown_until"],
+        cooldown_reason=m["cooldown_reason"],
+    )

@@ -25,12 +25,14 @@ from scrapejobs.errors import StorageUnavailable
 from scrapejobs.events import JobEvent
 from scrapejobs.jobs import Job, JobStatus
 from scrapejobs.queries import JobFilter
+from scrapejobs.sites import Site, SiteStatus
 from scrapejobs.stats import FailureTally, StatsCounts
 from scrapejobs.storage import analytics, counts, filters
 from scrapejobs.storage import pages as page_rows
+from scrapejobs.storage import sites as site_rows
 from scrapejobs.storage.database import WRITE, make_engine
 from scrapejobs.storage.rows import event_from_row, event_values, job_from_row, job_values
-from scrapejobs.storage.tables import job_events, jobs
+from scrapejobs.storage.tables import job_events, jobs, sites
 from scrapejobs.transitions import started
 
 __all__ = ["SqlStore"]
@@ -94,6 +96,7 @@ class SqlStore:
         try:
             async with self._transaction(write=True) as conn:
                 await conn.execute(jobs.insert().values(values))
+                await site_rows.ensure(conn, job.site, job.created_at)
                 await counts.move_job(conn, None, job)
                 await self._add_events(conn, job, [event])
         except sa.exc.IntegrityError:
@@ -162,6 +165,8 @@ class SqlStore:
             if row is None:
                 return None
             saved = job_from_row(row)
+            if saved.site != old.site:  # its startUrl moved to another host
+                await site_rows.ensure(conn, saved.site, saved.updated_at)
             await counts.move_job(conn, old, saved)
             await self._add_events(conn, saved, events)
         return saved
@@ -171,9 +176,14 @@ class SqlStore:
     ) -> Job | None:
         """SQLite serialises writers (``BEGIN IMMEDIATE``); PostgreSQL skips
         rows that another claimer has locked. Either way one job goes to one worker."""
+        held_site = sa.exists().where(sites.c.site == jobs.c.site, site_rows.held(now))
         candidate = (
             sa.select(jobs.c.id)
-            .where(jobs.c.status == JobStatus.PENDING.value, jobs.c.scheduled_at <= now)
+            .where(
+                jobs.c.status == JobStatus.PENDING.value,
+                jobs.c.scheduled_at <= now,
+                ~held_site,  # its site is paused or cooling down: the job waits
+            )
             .order_by(jobs.c.priority.desc(), jobs.c.scheduled_at, jobs.c.created_at)
             .limit(1)
         )
@@ -224,6 +234,30 @@ class SqlStore:
                 return False
             await counts.forget_job(conn, job, tallied)
         return True
+
+    # -- sites -------------------------------------------------------------------
+
+    async def get_site(self, site: str) -> Site | None:
+        async with self._transaction() as conn:
+            return await site_rows.get(conn, site)
+
+    async def list_sites(
+        self, *, status: SiteStatus | None, now: datetime, limit: int, offset: int = 0
+    ) -> tuple[list[Site], int]:
+        async with self._transaction() as conn:
+            return await site_rows.listing(conn, status, now, limit, offset)
+
+    async def cool_down_site(self, site: str, until: datetime, reason: str, now: datetime) -> Site:
+        async with self._transaction(write=True) as conn:
+            return await site_rows.cool_down(conn, site, until, reason, now)
+
+    async def set_site_state(self, site: str, now: datetime, **state: Any) -> Site:
+        async with self._transaction(write=True) as conn:
+            return await site_rows.set_state(conn, site, now, **state)
+
+    async def site_job_counts(self, names: Sequence[str]) -> dict[str, dict[JobStatus, int]]:
+        async with self._transaction() as conn:
+            return await site_rows.job_counts(conn, names)
 
     # -- pages -------------------------------------------------------------------
 

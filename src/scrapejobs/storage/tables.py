@@ -13,7 +13,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
-__all__ = ["UTCDateTime", "failure_counts", "job_counts", "job_events", "jobs", "metadata", "pages"]
+__all__ = [
+    "UTCDateTime",
+    "failure_counts",
+    "job_counts",
+    "job_events",
+    "jobs",
+    "metadata",
+    "pages",
+    "sites",
+]
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -70,6 +79,9 @@ jobs = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("retried_at", UTCDateTime),
     sa.Column("retried_by", sa.String(200)),
+    # The site it crawls (Job.site) and its waits for it (migration 0006).
+    sa.Column("site", sa.String(300), nullable=False, server_default=""),
+    sa.Column("site_waits", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("scheduled_at", UTCDateTime, nullable=False),
@@ -102,6 +114,20 @@ jobs = sa.Table(
     sa.Index("ix_jobs_domain_created", "domain", "created_at"),
     sa.Index("ix_jobs_type_created", "job_type", "created_at"),
     sa.Index("ix_jobs_pattern_created", "failure_pattern", "created_at"),
+    # A site's jobs by status (the domains API's counts).
+    sa.Index("ix_jobs_site_status", "site", "status"),
+)
+
+# The shared state of each site (scrapejobs.sites.Site, migration 0006): a row
+# for every site a job names, created with the first such job.
+sites = sa.Table(
+    "sites",
+    metadata,
+    sa.Column("site", sa.String(300), primary_key=True),
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("cooldown_until", UTCDateTime),
+    sa.Column("cooldown_reason", sa.Text),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
 job_events = sa.Table(

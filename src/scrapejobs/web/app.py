@@ -25,6 +25,7 @@ from scrapejobs.web.jobs_api import router as jobs_router
 from scrapejobs.web.observability import RequestTimer
 from scrapejobs.web.observability import router as metrics_router
 from scrapejobs.web.pages import static_files
+from scrapejobs.web.sites_api import router as sites_router
 
 __all__ = ["create_app"]
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestTimer)
     app.include_router(jobs_router)
+    app.include_router(sites_router)
     app.include_router(dashboard_router)  # before job_page: /jobs/new is not a job id
     app.include_router(job_page_router)
     app.mount("/static", static_files(), name="static")

@@ -25,6 +25,7 @@ from scrapejobs.errors import (
     JobNotFound,
     RetryNotAllowed,
     ScrapeJobsError,
+    SiteNotFound,
     StorageUnavailable,
 )
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 STATUS_OF_ERROR: tuple[tuple[type[ScrapeJobsError], int], ...] = (
     (JobNotFound, 404),
+    (SiteNotFound, 404),
     (InvalidRequest, 400),
     (RetryNotAllowed, 400),  # the seed's status for both retry refusals
     (JobConflict, 409),

@@ -27,7 +27,7 @@ from scrapejobs.schemas import (
     StrictModel,
 )
 from scrapejobs.web.envelope import failure, success
-from scrapejobs.web.serialize import job_json, page_json
+from scrapejobs.web.serialize import job_json, page_json, site_json
 
 __all__ = ["router"]
 
@@ -139,11 +139,13 @@ async def bulk_retry(manager: Manager, body: BulkRetryRequest) -> JSONResponse:
     return success(data, f"Retried {retried} of {len(results)} matching failed jobs")
 
 
-@router.get("/{job_id}", summary="One job with its attempt history")
+@router.get("/{job_id}", summary="One job with its attempt history and its site's state")
 async def get_job(manager: Manager, job_id: str) -> JSONResponse:
     job = await manager.get_job(job_id)
     attempts = await manager.get_attempts(job.id)
-    return success(job_json(job, attempts, await manager.pages_crawled(job)))
+    body = job_json(job, attempts, await manager.pages_crawled(job))
+    body["site_state"] = site_json(await manager.sites.get_site(job.site))
+    return success(body)
 
 
 class ResultsQuery(StrictModel):

@@ -8,8 +8,10 @@ from typing import Any
 
 from scrapejobs.events import Attempt
 from scrapejobs.jobs import PAGE_FIELDS, Job, system_facts, timestamp
+from scrapejobs.site_manager import SiteView
+from scrapejobs.sites import SiteStatus
 
-__all__ = ["attempt_json", "job_json", "page_json"]
+__all__ = ["attempt_json", "job_json", "page_json", "site_json"]
 
 
 def _ts(moment: datetime | None) -> str | None:
@@ -38,6 +40,7 @@ def job_json(
         "completed_at": _ts(job.completed_at),
         "worker_id": job.worker_id,
         "lease_expires_at": _ts(job.lease_expires_at),
+        "site": job.site,
     }
     if pages_crawled is not None:
         body["pages_crawled"] = pages_crawled
@@ -58,3 +61,18 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
     body["started_at"] = _ts(attempt.started_at)
     body["finished_at"] = _ts(attempt.finished_at)
     return body
+
+
+def site_json(view: SiteView) -> dict[str, Any]:
+    """A site as ``/api/domains`` shows it: its state now, why, until when, its jobs."""
+    site = view.site
+    cooling = view.status is SiteStatus.COOLING_DOWN
+    return {
+        "site": site.site,
+        "state": view.status.value,
+        "paused": site.paused,
+        "cooldownUntil": _ts(site.cooldown_until) if cooling else None,
+        "reason": site.cooldown_reason if cooling else None,
+        "updatedAt": _ts(site.updated_at),
+        "jobs": {status.value: count for status, count in view.jobs.items()},
+    }

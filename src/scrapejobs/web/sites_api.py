@@ -1,0 +1,60 @@
+"""``/api/domains``: the fleet's sites (CONTRACT section 9). Thin: validate, call the manager.
+
+A site is named as in ``/api/scrape-jobs`` (``example.com``, ``host:port``,
+an origin) and answered under its normalized name (``127.0.0.1:8081``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import Field, StrictBool
+
+from scrapejobs.schemas import StrictModel
+from scrapejobs.sites import SiteStatus
+from scrapejobs.web.envelope import success
+from scrapejobs.web.jobs_api import Manager
+from scrapejobs.web.serialize import site_json
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/domains", tags=["sites"])
+
+
+class SiteQuery(StrictModel):
+    state: SiteStatus | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    offset: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0
+
+
+class SiteUpdate(StrictModel):
+    """``PATCH /api/domains/{site}``."""
+
+    paused: StrictBool
+
+
+@router.get("", summary="List sites by name, with their state and jobs")
+async def list_sites(manager: Manager, query: Annotated[SiteQuery, Query()]) -> JSONResponse:
+    views, total = await manager.sites.list_sites(
+        status=query.state, limit=query.limit, offset=query.offset
+    )
+    pagination = {"total": total, "limit": query.limit, "offset": query.offset}
+    return success([site_json(view) for view in views], pagination=pagination)
+
+
+@router.get("/{site}", summary="One site: its state, why, until when, and its jobs")
+async def get_site(manager: Manager, site: str) -> JSONResponse:
+    return success(site_json(await manager.sites.get_site(site)))
+
+
+@router.patch("/{site}", summary="Pause a site (its jobs wait) or let it go again")
+async def update_site(manager: Manager, site: str, body: SiteUpdate) -> JSONResponse:
+    view = await manager.sites.pause(site, body.paused)
+    return success(site_json(view), "Site paused" if body.paused else "Site unpaused")
+
+
+@router.post("/{site}/resume", summary="End a site's pause and cooldown now")
+async def resume_site(manager: Manager, site: str) -> JSONResponse:
+    return success(site_json(await manager.sites.resume(site)), "Site resumed")
