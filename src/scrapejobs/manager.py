@@ -314,10 +314,14 @@ class JobManager:
 
         return await self._mutate(job_id, step)
 
-    async def release(self, job_id: str, worker_id: str) -> Job:
-        """A stopping worker gives its job back: ``pending`` at once, no retry spent."""
+    async def release(
+        self, job_id: str, worker_id: str, *, reason: str | None = None, seconds: float = 0
+    ) -> Job:
+        """A worker gives its job back, no retry spent, due in ``seconds``: it is
+        stopping, or its site is held back (``reason``)."""
         return await self._mutate(
-            job_id, lambda job: transitions.released(job, worker_id, self.clock())
+            job_id,
+            lambda job: transitions.released(job, worker_id, self.clock(), reason, seconds),
         )
 
     async def record_pages(

@@ -16,12 +16,12 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from scrapejobs.errors import InvalidField, InvalidRequest, LeaseLost
 from scrapejobs.events import EventKind, JobEvent
-from scrapejobs.failures import ErrorType, Failure
+from scrapejobs.failures import MAX_RETRY_AFTER, ErrorType, Failure
 from scrapejobs.jobs import (
     DEFAULT_CONFIG,
     Job,
@@ -212,11 +212,21 @@ def heartbeat(job: Job, worker_id: str, now: datetime, lease_until: datetime) ->
     return replace(job, lease_expires_at=lease_until, updated_at=now), []
 
 
-def released(job: Job, worker_id: str, now: datetime) -> Change:
-    """A stopping worker gives its job back: ``pending`` at once, no retry spent."""
+def released(
+    job: Job, worker_id: str, now: datetime, reason: str | None = None, seconds: float = 0
+) -> Change:
+    """A worker gives its job back, no retry spent: ``pending``, due in ``seconds``.
+
+    It is stopping, or (``reason``) the job's site is held back: paused, or
+    cooling down for longer than a crawl waits.
+    """
     check_lease(job, worker_id)
-    again = job.moved_to(JobStatus.PENDING, now, scheduled_at=now)
-    return again, [_event(job, EventKind.RELEASED, worker_id, now, attempt=job.attempts)]
+    due = now + timedelta(seconds=min(seconds, MAX_RETRY_AFTER)) if seconds > 0 else now
+    again = job.moved_to(JobStatus.PENDING, now, scheduled_at=due)
+    details = {"reason": reason} if reason else None
+    return again, [
+        _event(job, EventKind.RELEASED, worker_id, now, attempt=job.attempts, details=details)
+    ]
 
 
 def _reporter(job: Job, worker_id: str | None, target: JobStatus) -> str:

@@ -8,6 +8,10 @@ What happens to a job the worker holds:
 
 * the crawl ends          -> report ``completed`` (or ``failed`` with the
   crawler's classified failure; the retry policy decides in the same step);
+* its site is held back   -> (paused, or cooling down for longer than a crawl
+  waits: ``SiteHeld``) the job is released, due when the site opens, no
+  retry spent; cooldowns heard here and the fleet's sites are kept in step
+  by :class:`~scrapejobs.site_sync.SiteSync`;
 * the lease is lost       -> (job cancelled, or reaped after a stall) the
   heartbeat or a page write says so and the crawl is cancelled; nothing is
   reported, the job already moved on;
@@ -26,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 import time
@@ -34,12 +39,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from scrapejobs.crawler import Crawler, CrawlFailed, CrawlSpec, Page
+from scrapejobs.crawler import Crawler, CrawlFailed, CrawlSpec, Page, SiteHeld
 from scrapejobs.errors import JobConflict, JobNotFound, StorageUnavailable
 from scrapejobs.failures import ErrorType, Failure
 from scrapejobs.jobs import Job
 from scrapejobs.manager import JobManager
 from scrapejobs.metrics import CLAIM_LATENCY, CRAWL_DURATION, PAGES_FETCHED, WORKER_ATTEMPTS
+from scrapejobs.site_sync import SiteSync
 
 __all__ = ["Worker", "default_worker_id"]
 
@@ -74,6 +80,7 @@ class Worker:
         worker_id: str | None = None,
         poll_interval: float = 0.5,
         shutdown_grace: float = 10.0,
+        site_sync_interval: float = 1.0,
     ) -> None:
         self.manager = manager
         self.crawler = crawler
@@ -83,6 +90,7 @@ class Worker:
         self.shutdown_grace = shutdown_grace
         self._stopping = asyncio.Event()
         self._runs: set[_Run] = set()
+        self.sites = SiteSync(manager, crawler.gate, interval=site_sync_interval)
 
     @property
     def heartbeat_interval(self) -> float:
@@ -94,11 +102,15 @@ class Worker:
 
     async def run(self) -> None:
         slots = [asyncio.create_task(self._slot()) for _ in range(self.concurrency)]
+        syncing = asyncio.create_task(self.sites.run(lambda: {r.job.site for r in self._runs}))
         await self._stopping.wait()
         _, pending = await asyncio.wait(slots, timeout=self.shutdown_grace)
         for run in list(self._runs):
             self._cancel(run, "shutdown")
         await asyncio.gather(*pending, return_exceptions=True)
+        syncing.cancel()
+        await asyncio.gather(syncing, return_exceptions=True)
+        await self.sites.close()
 
     async def _slot(self) -> None:
         """One claim-crawl-report loop; ``concurrency`` of them run side by side."""
@@ -150,6 +162,15 @@ class Worker:
         job, crawl = run.job, run.crawl
         elapsed = time.monotonic() - run.started
         error = None if crawl.cancelled() else crawl.exception()
+        if isinstance(error, SiteHeld):
+            CRAWL_DURATION.labels("released").observe(elapsed)
+            seconds = 0.0 if math.isinf(error.seconds) else error.seconds
+            released = self.manager.release(
+                job.id, self.worker_id, reason=str(error), seconds=seconds
+            )
+            await self._quietly(released)
+            log.info("worker %s: released job %s: %s", self.worker_id, job.id, error)
+            return
         if crawl.cancelled() or isinstance(error, JobConflict | JobNotFound):
             # Lost the lease (cancelled, reaped, or while storing pages), or stopping.
             CRAWL_DURATION.labels("cancelled").observe(elapsed)

@@ -15,7 +15,8 @@ Modules, from the edge inwards::
     sitemap   sitemap and sitemap-index reading, streamed (lxml)
     pacing    delay / Crawl-delay / slow-down on 429 and 503
     retries   in-crawl retries of transient failures
-    requests  a crawl's GETs: paced, retried, within its deadline
+    requests  a crawl's GETs: paced, retried, within its deadline and its site's holds
+    gate      the sites held back for every crawl of a Crawler (a process)
     pages     page records
     batch     batches of pages to the caller
     run       one crawl: frontier and workers
@@ -23,6 +24,7 @@ Modules, from the edge inwards::
 """
 
 from scrapejobs.crawler.crawl import Crawler
+from scrapejobs.crawler.gate import SiteGate, SiteHeld
 from scrapejobs.crawler.guard import AddressPolicy, BlockedAddress
 from scrapejobs.crawler.model import CrawlFailed, CrawlSpec, CrawlSummary, Page
 
@@ -34,4 +36,6 @@ __all__ = [
     "CrawlSummary",
     "Crawler",
     "Page",
+    "SiteGate",
+    "SiteHeld",
 ]

@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp.resolver import ThreadedResolver
 
 from scrapejobs.crawler.batch import OnPages
+from scrapejobs.crawler.gate import SiteGate
 from scrapejobs.crawler.guard import AddressPolicy, GuardedResolver, HostGuard
 from scrapejobs.crawler.model import CrawlSpec, CrawlSummary
 from scrapejobs.crawler.retries import DEFAULT_DELAYS, MAX_WAIT
@@ -49,6 +50,8 @@ class Crawler:
         )
         self._guard = HostGuard(policy)
         self._session: aiohttp.ClientSession | None = None
+        self.gate = SiteGate()
+        """The sites held back for all the crawls of this Crawler."""
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -71,12 +74,19 @@ class Crawler:
 
         Raises :class:`~scrapejobs.crawler.model.CrawlFailed` when the attempt
         fails (start URL or sitemaps unreachable, blocked by robots.txt or by
-        the address policy, invalid URL); pages failing deeper are recorded
+        the address policy, invalid URL), and
+        :class:`~scrapejobs.crawler.gate.SiteHeld` when its site is held back
+        for longer than a crawl waits; pages failing deeper are recorded
         and counted in ``CrawlSummary.errors``. Whatever ``on_pages`` raises
         ends the crawl and propagates unchanged.
         """
         run = CrawlRun(
-            spec, on_pages, session=self._get_session(), guard=self._guard, options=self.options
+            spec,
+            on_pages,
+            session=self._get_session(),
+            guard=self._guard,
+            options=self.options,
+            gate=self.gate,
         )
         return await run.run()
 

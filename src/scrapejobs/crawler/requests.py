@@ -8,6 +8,12 @@ the whole crawl down; transient failures are retried (``retries.py``).
 With a deadline (``config.maxDuration``): no request starts after it
 (:class:`DeadlinePassed`, a timeout to its callers), none runs past it (its
 timeout is cut to what is left), and no in-crawl retry waits beyond it.
+
+Every request also asks the :class:`~scrapejobs.crawler.gate.SiteGate`
+whether its site is held back (a cooldown any crawl heard, or the fleet's):
+it waits out a short hold, and a long one ends the attempt with
+:class:`~scrapejobs.crawler.gate.SiteHeld`. A 429 or 503 with
+``Retry-After`` holds the site back for every crawl of the process.
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ from collections.abc import Callable
 
 from scrapejobs.crawler.errors import FetchFailed
 from scrapejobs.crawler.fetch import Fetcher, Response, Sink
+from scrapejobs.crawler.gate import SiteGate, SiteHeld
 from scrapejobs.crawler.pacing import Pacer
 from scrapejobs.crawler.retries import retry_wait
 from scrapejobs.crawler.settings import CrawlerOptions, CrawlSettings
+from scrapejobs.crawler.urls import origin_of
 from scrapejobs.failures import ErrorType, Failure
+from scrapejobs.sites import site_of
 
 __all__ = ["DeadlinePassed", "Requests"]
 
@@ -39,10 +48,18 @@ class DeadlinePassed(FetchFailed):
 class Requests:
     """The GETs of one crawl."""
 
-    def __init__(self, fetcher: Fetcher, settings: CrawlSettings, options: CrawlerOptions) -> None:
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        settings: CrawlSettings,
+        options: CrawlerOptions,
+        gate: SiteGate | None = None,
+    ) -> None:
         self.fetcher = fetcher
         self.settings = settings
         self.options = options
+        self.gate = gate or SiteGate()
+        self._sites: dict[str, str] = {}
         self.pacer = Pacer(settings.delay)
         self._random = random.Random()
         self._loop = asyncio.get_running_loop()
@@ -69,6 +86,8 @@ class Requests:
 
         ``known``: redirect targets not to fetch (``Fetcher.get``).
         """
+        site = self._site(url)
+        await self._wait_for(site)
         try:
             async with asyncio.timeout(self.time_left()):
                 generation = await self.pacer.wait()
@@ -83,7 +102,26 @@ class Requests:
         )
         if response.status in SLOW_DOWN_STATUSES:
             self.pacer.slow_down(generation)
+            failure = response.failure()
+            if failure is not None:
+                self.gate.heard(site, failure)
         return response
+
+    def _site(self, url: str) -> str:
+        origin = origin_of(url)
+        site = self._sites.get(origin)
+        if site is None:
+            site = self._sites[origin] = site_of(origin)
+        return site
+
+    async def _wait_for(self, site: str) -> None:
+        """Wait while the site is held back briefly; SiteHeld when it is for long."""
+        while (held := self.gate.left(site)) is not None:
+            seconds, reason = held
+            left = self.time_left()
+            if seconds > self.options.max_retry_wait or (left is not None and seconds >= left):
+                raise SiteHeld(site, seconds, reason)
+            await asyncio.sleep(seconds)
 
     async def fetch_retrying(
         self,

@@ -37,6 +37,7 @@ import aiohttp
 from scrapejobs.crawler.batch import OnPages, PageBatcher
 from scrapejobs.crawler.errors import FetchFailed
 from scrapejobs.crawler.fetch import AlreadyFetched, Fetcher, Response
+from scrapejobs.crawler.gate import SiteGate
 from scrapejobs.crawler.guard import HostGuard
 from scrapejobs.crawler.model import CrawlFailed, CrawlSpec, CrawlSummary
 from scrapejobs.crawler.pages import failed_page, page_of
@@ -77,6 +78,7 @@ class CrawlRun:
         session: aiohttp.ClientSession,
         guard: HostGuard,
         options: CrawlerOptions,
+        gate: SiteGate | None = None,
     ) -> None:
         if spec.job_type not in JOB_TYPES:
             raise ValueError(f"unknown job type {spec.job_type!r}")
@@ -97,7 +99,7 @@ class CrawlRun:
             max_redirects=options.max_redirects,
             rules=self.rules,
         )
-        self.requests = Requests(fetcher, settings, options)
+        self.requests = Requests(fetcher, settings, options, gate)
         self.batcher = PageBatcher(on_pages, size=options.page_batch, seconds=options.batch_seconds)
         self.follow = spec.job_type == "domain_scrape"
         self.links = LinkResolver(self.rules)

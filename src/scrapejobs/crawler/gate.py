@@ -1,0 +1,90 @@
+"""Sites held back for every crawl of one Crawler (one worker process).
+
+A hold comes from a response (a 429 or 503 with ``Retry-After``, heard by
+any crawl: every crawl of the process waits, and ``on_heard`` tells the
+fleet) or from the fleet (``hold`` by the worker, which syncs with the
+database: another process heard a ``Retry-After``, or an operator paused the
+site). Before each request a crawl asks :meth:`SiteGate.left`; it waits out
+a short hold, and a long one (over the in-crawl cap) ends its attempt with
+:class:`SiteHeld`, for the job to wait without a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from scrapejobs.failures import Failure
+
+__all__ = ["SiteGate", "SiteHeld"]
+
+HEARD = "heard"
+FLEET = "fleet"
+
+
+class SiteHeld(Exception):
+    """The crawl's site is held back for longer than a crawl waits: the attempt stops."""
+
+    def __init__(self, site: str, seconds: float, reason: str) -> None:
+        wait = "until resumed" if math.isinf(seconds) else f"for {seconds:.0f} s"
+        super().__init__(f"{site} is held back {wait}: {reason}")
+        self.site = site
+        self.seconds = seconds
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class _Hold:
+    until: float
+    """Loop time; ``inf`` until the fleet lets go (a pause)."""
+    reason: str
+    source: str
+
+
+class SiteGate:
+    def __init__(self, on_heard: Callable[[str, Failure], None] | None = None) -> None:
+        self.on_heard = on_heard
+        """Told of each cooldown a response asked for (the worker writes it for the fleet)."""
+        self._holds: dict[str, _Hold] = {}
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+    def left(self, site: str) -> tuple[float, str] | None:
+        """Seconds the site is still held back and why, or None when it is open."""
+        hold = self._holds.get(site)
+        if hold is None:
+            return None
+        seconds = hold.until - self._now()
+        if seconds <= 0:
+            del self._holds[site]
+            return None
+        return seconds, hold.reason
+
+    def heard(self, site: str, failure: Failure) -> None:
+        """A response asked the site's clients to wait (``failure.retry_after`` seconds)."""
+        if not failure.retry_after:
+            return
+        status = failure.http_status or failure.error_type.value
+        self._hold(site, failure.retry_after, f"HTTP {status} with Retry-After", HEARD)
+        if self.on_heard is not None:
+            self.on_heard(site, failure)
+
+    def hold(self, site: str, seconds: float, reason: str) -> None:
+        """The fleet holds the site back (``inf``: until it says otherwise)."""
+        self._hold(site, seconds, reason, FLEET)
+
+    def let_go(self, site: str) -> None:
+        """The fleet opened the site: its holds end (one heard here runs its course)."""
+        hold = self._holds.get(site)
+        if hold is not None and hold.source == FLEET:
+            del self._holds[site]
+
+    def _hold(self, site: str, seconds: float, reason: str, source: str) -> None:
+        until = self._now() + seconds
+        current = self._holds.get(site)
+        if current is None or current.until < until:
+            self._holds[site] = _Hold(until, reason, source)

@@ -1,0 +1,79 @@
+"""Keeps a worker's :class:`~scrapejobs.crawler.SiteGate` and the fleet's sites in step.
+
+Both ways, through the manager (so through the database every worker and
+server shares):
+
+- a cooldown one of this worker's crawls heard (a 429 or 503 with
+  ``Retry-After``) is written for the fleet at once: no worker claims the
+  site's jobs until it ends;
+- every ``interval`` seconds the sites of the running crawls are read back:
+  a cooldown another process heard, or an operator's pause, holds this
+  worker's crawls of the site too (a pause until it is lifted). A crawl thus
+  learns of another process's cooldown within ``interval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable
+
+from scrapejobs.crawler import SiteGate
+from scrapejobs.errors import ScrapeJobsError
+from scrapejobs.failures import Failure
+from scrapejobs.manager import JobManager
+from scrapejobs.sites import SiteStatus
+
+__all__ = ["SiteSync"]
+
+log = logging.getLogger(__name__)
+
+
+class SiteSync:
+    def __init__(self, manager: JobManager, gate: SiteGate, *, interval: float = 1.0) -> None:
+        self.manager = manager
+        self.gate = gate
+        self.interval = interval
+        gate.on_heard = self.heard
+        self._writes: set[asyncio.Task[None]] = set()
+
+    def heard(self, site: str, failure: Failure) -> None:
+        """A crawl here heard ``failure``: write the site's cooldown for everyone."""
+        task = asyncio.create_task(self._cool_down(site, failure))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _cool_down(self, site: str, failure: Failure) -> None:
+        try:
+            await self.manager.sites.cool_down(site, failure)
+        except ScrapeJobsError as exc:  # the jobs' own reports will tell the fleet too
+            log.error("site %s: cannot record its cooldown: %s", site, exc.message)
+
+    async def sync(self, sites: set[str]) -> None:
+        """Hold back (or let go) this worker's crawls of ``sites`` as the fleet says."""
+        for name in sorted(sites):
+            try:
+                view = await self.manager.sites.get_site(name)
+            except ScrapeJobsError:
+                continue  # unknown, or the database is away: the next round tries again
+            if view.status is SiteStatus.PAUSED:
+                self.gate.hold(name, math.inf, "paused by an operator")
+            elif view.status is SiteStatus.COOLING_DOWN and view.site.cooldown_until:
+                left = (view.site.cooldown_until - self.manager.clock()).total_seconds()
+                self.gate.hold(name, left, view.site.cooldown_reason or "cooling down")
+            else:
+                self.gate.let_go(name)
+
+    async def run(self, sites: Callable[[], set[str]]) -> None:
+        """:meth:`sync` the sites ``sites()`` names, every ``interval``, until cancelled."""
+        while True:
+            await asyncio.sleep(self.interval)
+            if running := sites():
+                await self.sync(running)
+
+    async def close(self) -> None:
+        """Wait for the cooldowns being written."""
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self._writes)
