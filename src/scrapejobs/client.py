@@ -47,6 +47,7 @@ __all__ = [
 DEFAULT_SERVER = "http://localhost:3000"
 SERVER_ENV = "SCRAPEJOBS_SERVER"
 JOBS = "/api/scrape-jobs"
+SITES = "/api/domains"
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 """A job in one of these states changes no more on its own (``wait_for`` stops there)."""
 
@@ -292,6 +293,27 @@ class Client:
         """The retry metrics and failure analysis of ``GET /api/scrape-jobs/stats``."""
         params = _given(domain=domain, since=since, job_type=job_type)
         data: dict[str, Any] = self._call("GET", JOBS + "/stats", params=params)["data"]
+        return data
+
+    # -- sites -------------------------------------------------------------
+
+    def list_sites(
+        self, *, state: str | None = None, limit: int | None = None, offset: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Sites by name (``GET /api/domains``), each with its state and jobs by status."""
+        params = _given(state=state, limit=limit, offset=offset)
+        sites: list[dict[str, Any]] = self._call("GET", SITES, params=params)["data"]
+        return sites
+
+    def site(self, site: str, *, paused: bool | None = None, resume: bool = False) -> Job:
+        """One site; ``paused`` pauses or unpauses it, ``resume`` ends its pause and cooldown."""
+        path = f"{SITES}/{quote(site, safe=':[]')}"
+        if resume:
+            data: Job = self._call("POST", f"{path}/resume")["data"]
+        elif paused is not None:
+            data = self._call("PATCH", path, json={"paused": paused})["data"]
+        else:
+            data = self._call("GET", path)["data"]
         return data
 
     def iter_results(self, job_id: str) -> Iterator[dict[str, Any]]:

@@ -432,3 +432,21 @@ def test_server_option_wins_over_the_environment(server: str) -> None:
     )
     assert result.exit_code == 0
     assert isinstance(json.loads(result.output), list)
+
+
+def test_domains_lists_pauses_and_resumes_a_site(server: str) -> None:
+    """``--server`` goes after the subcommand, like every other option of it."""
+    name = f"paused-{uuid.uuid4().hex[:8]}.example"
+    with Client(server) as client:
+        client.create_job(name)
+    paused = run("domains", "pause", name, "--json", server=server)
+    assert paused.returncode == 0, paused.stderr
+    assert json.loads(paused.stdout)["state"] == "paused"
+    listed = invoke("domains", "--state", "paused", "--json", server=server)
+    assert [site["site"] for site in json.loads(listed.stdout)] == [name]
+    table = invoke("domains", "show", name, server=server)
+    assert name in table.stdout and "paused" in table.stdout and "until resumed" in table.stdout
+    resumed = invoke("domains", "resume", name, "--json", server=server)
+    assert json.loads(resumed.stdout)["state"] == "open"
+    missing = invoke("domains", "show", "nowhere.example", server=server)
+    assert missing.returncode == 1 and "Site not found" in missing.stderr

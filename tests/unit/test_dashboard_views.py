@@ -13,6 +13,7 @@ from scrapejobs.events import EventKind, JobEvent
 from scrapejobs.failures import ErrorType, Failure, FailurePattern
 from scrapejobs.jobs import DEFAULT_CONFIG, Job, JobStatus, JobType, LastRetry
 from scrapejobs.schemas import JobCreate
+from scrapejobs.sites import Site
 from scrapejobs.web import charts, forms, job_view, views
 from scrapejobs.web.pages import api_validation_details
 from tests.factories import STATS_REPORT, build_job
@@ -628,3 +629,23 @@ def test_parse_analytics_filters() -> None:
     )
     _, errors = charts.parse_analytics_filters({"domain": "a/b", "job_type": "x", "since": "soon"})
     assert set(errors) == {"domain", "job_type", "since"}
+
+
+def test_the_summary_says_what_the_jobs_site_is_doing() -> None:
+    job = make_job(status=JobStatus.PENDING)
+    cooling = Site(
+        "example.com",
+        updated_at=NOW,
+        cooldown_until=NOW + timedelta(seconds=90),
+        cooldown_reason="HTTP 429 with Retry-After: 90 s",
+    )
+    items = {item.label: item.text for item in job_view.job_summary(job, NOW, cooling)}
+    assert items["Site"] == (
+        "example.com: cooling down until 2024-01-01 12:01:30 UTC, in 1 min "
+        "(HTTP 429 with Retry-After: 90 s)"
+    )
+    paused = replace(cooling, paused=True)
+    assert job_view.site_text(paused, NOW) == (
+        "example.com: paused (its jobs wait until it is resumed)"
+    )
+    assert job_view.site_text(cooling, NOW + timedelta(seconds=91)) == "example.com: open"

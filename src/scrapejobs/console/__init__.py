@@ -1,11 +1,12 @@
 """The operator commands: run a scrapejobs server from a shell, over its HTTP API.
 
-``submit``, ``jobs``, ``show``, ``retry``, ``cancel``, ``stats`` and
-``results`` use :class:`scrapejobs.Client` and nothing else of the server.
+``submit``, ``jobs``, ``show``, ``retry``, ``cancel``, ``stats``,
+``results`` and ``domains`` use :class:`scrapejobs.Client` and nothing else of the server.
 Where things are::
 
     common.py    --server, --json, exit codes, error output
     submit.py    submit (every job field as an option, --wait)
+    domains.py   domains: the sites, pause, resume
     commands.py  jobs, show, retry (single and bulk), cancel, stats, results
     views.py     Rich renderings of jobs, attempts and bulk results
     watch.py     the live progress of submit --wait, and its summary
@@ -19,6 +20,7 @@ import typer
 
 from scrapejobs.console.commands import cancel, jobs, results, retry, show, stats
 from scrapejobs.console.common import PANEL
+from scrapejobs.console.domains import domains_app
 from scrapejobs.console.submit import submit
 
 __all__ = ["register"]
@@ -30,3 +32,4 @@ def register(app: typer.Typer) -> None:
     """Add the operator commands to the ``scrapejobs`` app."""
     for command in COMMANDS:
         app.command(rich_help_panel=PANEL)(command)
+    app.add_typer(domains_app, name="domains", rich_help_panel=PANEL)

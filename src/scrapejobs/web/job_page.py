@@ -43,12 +43,13 @@ async def _job_context(manager: JobManager, job_id: str, **extra: Any) -> dict[s
     job = await manager.get_job(job_id)
     history = job_view.timeline(await manager.get_events(job.id))
     pages = await manager.first_pages(job, PAGES_SHOWN)
+    site = (await manager.sites.get_site(job.site)).site
     now = manager.clock()
     return {
         "nav": "jobs",
         "job": job,
         "history": history,
-        "summary": job_view.job_summary(job, now),
+        "summary": job_view.job_summary(job, now, site),
         "config": job_view.config_rows(job.config, history),
         "metadata": job_view.metadata_rows(job.metadata),
         "pages": job_view.page_rows(pages),

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from scrapejobs.events import Attempt, EventKind, JobEvent, attempts_from_events
 from scrapejobs.jobs import DEFAULT_CONFIG, Job, JobStatus, LastRetry, timestamp
 from scrapejobs.retry import manual_retry_refusal
+from scrapejobs.sites import Site, SiteStatus
 from scrapejobs.web.views import (
     display_value,
     duration,
@@ -286,8 +287,19 @@ def _next_run_item(job: Job, now: datetime) -> SummaryItem:
     )
 
 
-def job_summary(job: Job, now: datetime) -> list[SummaryItem]:
-    """The facts at the top of a job's page, empty ones left out."""
+def site_text(site: Site, now: datetime) -> str:
+    """``shop.example: cooling down until 12:02:00 UTC (HTTP 429 ...)``, or ``...: open``."""
+    status = site.status(now)
+    if status is SiteStatus.PAUSED:
+        return f"{site.site}: paused (its jobs wait until it is resumed)"
+    if status is SiteStatus.COOLING_DOWN and site.cooldown_until is not None:
+        until = f"{when(site.cooldown_until)}, {relative(site.cooldown_until, now)}"
+        return f"{site.site}: cooling down until {until} ({site.cooldown_reason})"
+    return f"{site.site}: open"
+
+
+def job_summary(job: Job, now: datetime, site: Site | None = None) -> list[SummaryItem]:
+    """The facts at the top of a job's page, empty ones left out (``site``: its site's state)."""
     failure, retry = job.failure, job.last_retry
     lease = f" (lease until {when(job.lease_expires_at)})" if job.lease_expires_at else ""
     items = [
@@ -296,6 +308,7 @@ def job_summary(job: Job, now: datetime) -> list[SummaryItem]:
         SummaryItem("Priority", str(job.priority)),
         SummaryItem("Retries", retries_label(job)),
         _next_run_item(job, now),
+        SummaryItem("Site", site_text(site, now) if site else job.site),
         _text("Failure pattern", job.failure_pattern),
         _text("Error type", failure.error_type.value if failure else None),
         _text("HTTP status", failure.http_status if failure else None),
