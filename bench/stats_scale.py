@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT))
 from tests.servers import serve  # noqa: E402
 
 from scrapejobs.failures import ErrorType  # noqa: E402
+from scrapejobs.sites import site_of  # noqa: E402
 from scrapejobs.storage import SqlStore, migrate  # noqa: E402
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -82,7 +83,7 @@ JOB_COLUMNS = (
     "id", "domain", "job_type", "status", "priority", "retry_count", "max_retries", "config",
     "metadata", "failure_message", "failure_pattern", "error_type", "http_status", "retry_reason",
     "last_error", "retried_at", "retried_by", "created_at", "updated_at", "scheduled_at",
-    "started_at", "completed_at", "attempts", "worker_id", "lease_expires_at", "version",
+    "started_at", "completed_at", "attempts", "worker_id", "lease_expires_at", "version", "site",
 )  # fmt: skip
 EVENT_COLUMNS = (
     "job_id", "at", "event", "from_status", "to_status", "actor", "attempt", "retry_count",
@@ -224,6 +225,7 @@ class Generator:
             created, at, at, started, completed, attempts,
             "w1" if status == "running" else None,
             at + timedelta(minutes=1) if status == "running" else None, len(events),
+            site_of(domain),
         )  # fmt: skip
         return History(job, events)
 

@@ -30,6 +30,7 @@ from scrapejobs.queries import JobFilter
 from scrapejobs.retry import RetryPolicy, RetryRefused
 from scrapejobs.schemas import BulkRetryRequest, JobCreate
 from scrapejobs.site_manager import SiteManager
+from scrapejobs.sites import cooldown_of
 from scrapejobs.stats import FailureTally, stats_report
 from scrapejobs.store import Store
 from scrapejobs.transitions import Change, JobEdit
@@ -303,8 +304,8 @@ class JobManager:
         A 429 or 503 with ``Retry-After`` first cools the job's site down for
         the whole fleet; the job then waits for it without spending a retry.
         """
-        job = await self.get_job(job_id)
-        await self.sites.cool_down(job.site, failure)
+        if cooldown_of(failure.recorded(), self.clock()) is not None:
+            await self.sites.cool_down((await self.get_job(job_id)).site, failure)
 
         def step(job: Job) -> Change:
             now = self.clock()

@@ -32,11 +32,15 @@ def site_name(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SiteView:
-    """A site with its status now and its jobs by status."""
+    """A site as read at ``now``, with its jobs by status."""
 
     site: Site
-    status: SiteStatus
+    now: datetime
     jobs: dict[JobStatus, int]
+
+    @property
+    def status(self) -> SiteStatus:
+        return self.site.status(self.now)
 
 
 class SiteManager:
@@ -47,7 +51,15 @@ class SiteManager:
     async def _views(self, found: Sequence[Site]) -> list[SiteView]:
         counts = await self._store.site_job_counts([site.site for site in found])
         now = self.clock()
-        return [SiteView(site, site.status(now), counts[site.site]) for site in found]
+        return [SiteView(site, now, counts[site.site]) for site in found]
+
+    async def _view(self, site: Site) -> SiteView:
+        [view] = await self._views([site])
+        return view
+
+    async def state(self, site: str) -> Site | None:
+        """A site's state alone, without its job counts (for the paths that poll it)."""
+        return await self._store.get_site(site)
 
     async def list_sites(
         self, *, status: SiteStatus | None = None, limit: int = 50, offset: int = 0
@@ -62,22 +74,19 @@ class SiteManager:
         site = await self._store.get_site(site_name(name))
         if site is None:
             raise SiteNotFound()
-        [view] = await self._views([site])
-        return view
+        return await self._view(site)
 
     async def pause(self, name: str, paused: bool = True) -> SiteView:
         """Hold the site's jobs back (or let them go again) until told otherwise."""
         site = await self._store.set_site_state(site_name(name), self.clock(), paused=paused)
-        [view] = await self._views([site])
-        return view
+        return await self._view(site)
 
     async def resume(self, name: str) -> SiteView:
         """Open the site now: its pause and its cooldown end."""
         site = await self._store.set_site_state(
             site_name(name), self.clock(), paused=False, cooldown_until=None, cooldown_reason=None
         )
-        [view] = await self._views([site])
-        return view
+        return await self._view(site)
 
     async def cool_down(self, site: str, failure: Failure) -> Site | None:
         """The site sent ``failure`` (a 429 or 503 with Retry-After): everyone waits."""

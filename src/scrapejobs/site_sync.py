@@ -55,14 +55,16 @@ class SiteSync:
         """Hold back (or let go) this worker's crawls of ``sites`` as the fleet says."""
         for name in sorted(sites):
             try:
-                view = await self.manager.sites.get_site(name)
+                site = await self.manager.sites.state(name)
             except ScrapeJobsError:
-                continue  # unknown, or the database is away: the next round tries again
-            if view.status is SiteStatus.PAUSED:
+                continue  # the database is away: the next round tries again
+            now = self.manager.clock()
+            status = site.status(now) if site else SiteStatus.OPEN
+            if status is SiteStatus.PAUSED:
                 self.gate.hold(name, math.inf, "paused by an operator")
-            elif view.status is SiteStatus.COOLING_DOWN and view.site.cooldown_until:
-                left = (view.site.cooldown_until - self.manager.clock()).total_seconds()
-                self.gate.hold(name, left, view.site.cooldown_reason or "cooling down")
+            elif status is SiteStatus.COOLING_DOWN and site and site.cooldown_until:
+                left = (site.cooldown_until - now).total_seconds()
+                self.gate.hold(name, left, site.cooldown_reason or "cooling down")
             else:
                 self.gate.let_go(name)
 

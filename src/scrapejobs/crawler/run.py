@@ -39,7 +39,7 @@ from scrapejobs.crawler.errors import FetchFailed
 from scrapejobs.crawler.fetch import AlreadyFetched, Fetcher, Response
 from scrapejobs.crawler.gate import SiteGate
 from scrapejobs.crawler.guard import HostGuard
-from scrapejobs.crawler.model import CrawlFailed, CrawlSpec, CrawlSummary
+from scrapejobs.crawler.model import CrawlFailed, CrawlSpec, CrawlSummary, Page
 from scrapejobs.crawler.pages import failed_page, page_of
 from scrapejobs.crawler.parse import Document
 from scrapejobs.crawler.requests import Requests
@@ -61,6 +61,7 @@ __all__ = ["JOB_TYPES", "CrawlRun"]
 
 JOB_TYPES = ("domain_scrape", "page_scrape", "sitemap_scrape")
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+Recorded = tuple[Page, Document | None]
 MAX_SPARE_LINKS = 1000
 """Links kept aside once ``maxPages`` is full, for the places duplicates give back."""
 MAX_SPARE_PAGES = 100
@@ -265,13 +266,16 @@ class CrawlRun:
                 if self._allowed(url, origin_of(url)):
                     self._schedule(url, depth)
 
-    async def _follow_refresh(self, response: Response, document: Document | None) -> Response:
-        """Follow ``<meta http-equiv="refresh">`` like a redirect (same hop limit)."""
-        hops = len(response.redirects)
-        while document is not None and document.refresh and hops < self.options.max_redirects:
+    async def _follow_refresh(self, response: Response, depth: int) -> tuple[Response, Recorded]:
+        """The response and its record, ``<meta http-equiv="refresh">`` followed like a
+        redirect (within the same hop limit); each response is parsed once."""
+        page, document = page_of(response, depth)
+        while document is not None and document.refresh:
             target = normalise(document.refresh, self.rules)
             chain = (*response.redirects, response.final_url)
-            if target is None or target[0] in chain or not self._allowed(*target):
+            if len(chain) > self.options.max_redirects or target is None:
+                break
+            if target[0] in chain or not self._allowed(*target):
                 break
             try:
                 followed = await self.requests.fetch_retrying(target[0])
@@ -279,17 +283,12 @@ class CrawlRun:
                 break  # the refreshing page is what there is
             followed.url = response.url
             followed.redirects = chain + followed.redirects
-            response, hops = followed, len(followed.redirects)
-            if response.failure() is not None:
-                break
-            _, document = page_of(response, 0)
-        return response
+            response = followed
+            page, document = page_of(response, depth)
+        return response, (page, document)
 
     async def _record(self, response: Response, depth: int) -> None:
-        page, document = page_of(response, depth)
-        if document is not None and document.refresh:
-            response = await self._follow_refresh(response, document)
-            page, document = page_of(response, depth)
+        response, (page, document) = await self._follow_refresh(response, depth)
         self.seen.update(response.redirects)
         final = response.final_url
         self.seen.add(final)

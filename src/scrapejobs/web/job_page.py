@@ -43,7 +43,7 @@ async def _job_context(manager: JobManager, job_id: str, **extra: Any) -> dict[s
     job = await manager.get_job(job_id)
     history = job_view.timeline(await manager.get_events(job.id))
     pages = await manager.first_pages(job, PAGES_SHOWN)
-    site = (await manager.sites.get_site(job.site)).site
+    site = await manager.sites.state(job.site)
     now = manager.clock()
     return {
         "nav": "jobs",

@@ -27,7 +27,7 @@ from scrapejobs.schemas import (
     StrictModel,
 )
 from scrapejobs.web.envelope import failure, success
-from scrapejobs.web.serialize import job_json, page_json, site_json
+from scrapejobs.web.serialize import job_json, page_json, site_state_json
 
 __all__ = ["router"]
 
@@ -144,7 +144,8 @@ async def get_job(manager: Manager, job_id: str) -> JSONResponse:
     job = await manager.get_job(job_id)
     attempts = await manager.get_attempts(job.id)
     body = job_json(job, attempts, await manager.pages_crawled(job))
-    body["site_state"] = site_json(await manager.sites.get_site(job.site))
+    site = await manager.sites.state(job.site)
+    body["site_state"] = site_state_json(site, manager.clock()) if site else None
     return success(body)
 
 

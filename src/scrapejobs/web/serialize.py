@@ -9,7 +9,7 @@ from typing import Any
 from scrapejobs.events import Attempt
 from scrapejobs.jobs import PAGE_FIELDS, Job, system_facts, timestamp
 from scrapejobs.site_manager import SiteView
-from scrapejobs.sites import SiteStatus
+from scrapejobs.sites import Site, SiteStatus
 
 __all__ = ["attempt_json", "job_json", "page_json", "site_json"]
 
@@ -63,16 +63,21 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
     return body
 
 
-def site_json(view: SiteView) -> dict[str, Any]:
-    """A site as ``/api/domains`` shows it: its state now, why, until when, its jobs."""
-    site = view.site
-    cooling = view.status is SiteStatus.COOLING_DOWN
+def site_state_json(site: Site, now: datetime) -> dict[str, Any]:
+    """A site's state at ``now``: open, cooling down (why, until when) or paused."""
+    status = site.status(now)
+    cooling = status is SiteStatus.COOLING_DOWN
     return {
         "site": site.site,
-        "state": view.status.value,
+        "state": status.value,
         "paused": site.paused,
         "cooldownUntil": _ts(site.cooldown_until) if cooling else None,
         "reason": site.cooldown_reason if cooling else None,
         "updatedAt": _ts(site.updated_at),
-        "jobs": {status.value: count for status, count in view.jobs.items()},
     }
+
+
+def site_json(view: SiteView) -> dict[str, Any]:
+    """A site as ``/api/domains`` shows it: its state (as the view saw it) and its jobs."""
+    state = site_state_json(view.site, view.now)
+    return state | {"jobs": {status.value: count for status, count in view.jobs.items()}}
