@@ -51,12 +51,12 @@ def page(body: str = "", title: str = "page") -> Handler:
 
 
 @asynccontextmanager
-async def serve_site(site: Site) -> AsyncIterator[Site]:
+async def serve_site(site: Site, port: int = 0) -> AsyncIterator[Site]:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", site._dispatch)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    tcp = web.TCPSite(runner, "127.0.0.1", port)
     await tcp.start()
     port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     site.origin = f"http://127.0.0.1:{port}"

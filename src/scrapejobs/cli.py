@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -81,22 +81,32 @@ ShutdownGrace = Annotated[
 ]
 
 
-def _settings(
-    database_url: str,
-    retry_delays: str,
-    lease_seconds: int,
-    allow_private: bool,
-    workers: int,
-    shutdown_grace: float,
-) -> Settings:
+CircuitFailures = Annotated[
+    int,
+    typer.Option(
+        "--circuit-failures",
+        min=0,
+        max=10_000,
+        envvar=_env("circuit-failures"),
+        help="Failed attempts in a row (connectivity, 5xx) that open a site's circuit (0 = never).",
+    ),
+]
+CircuitOpenSeconds = Annotated[
+    float,
+    typer.Option(
+        "--circuit-open-seconds",
+        min=0.1,
+        max=86_400,
+        envvar=_env("circuit-open-seconds"),
+        help="How long a site's circuit first stays open (then twice as long each time).",
+    ),
+]
+
+
+def _settings(database_url: str, retry_delays: str, **fields: Any) -> Settings:
     try:
         return Settings(
-            database_url=database_url,
-            retry_delays=parse_retry_delays(retry_delays),
-            lease_seconds=lease_seconds,
-            allow_private_networks=allow_private,
-            workers=workers,
-            shutdown_grace=shutdown_grace,
+            database_url=database_url, retry_delays=parse_retry_delays(retry_delays), **fields
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -117,6 +127,8 @@ def serve(
     lease_seconds: LeaseSeconds = 60,
     allow_private_networks: AllowPrivate = False,
     shutdown_grace: ShutdownGrace = 10.0,
+    circuit_failures: CircuitFailures = 5,
+    circuit_open_seconds: CircuitOpenSeconds = 30.0,
     log_level: Annotated[str, typer.Option(envvar=_env("log-level"))] = "info",
 ) -> None:
     """Serve the API with embedded crawl workers."""
@@ -125,7 +137,14 @@ def serve(
     from scrapejobs.web import create_app
 
     settings = _settings(
-        database_url, retry_delays, lease_seconds, allow_private_networks, workers, shutdown_grace
+        database_url,
+        retry_delays,
+        lease_seconds=lease_seconds,
+        allow_private_networks=allow_private_networks,
+        workers=workers,
+        shutdown_grace=shutdown_grace,
+        circuit_failures=circuit_failures,
+        circuit_open_seconds=circuit_open_seconds,
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 
@@ -149,15 +168,19 @@ def worker(
             help="Serve this worker's Prometheus metrics on 127.0.0.1:PORT (0 = off).",
         ),
     ] = 0,
+    circuit_failures: CircuitFailures = 5,
+    circuit_open_seconds: CircuitOpenSeconds = 30.0,
 ) -> None:
     """A standalone worker: claims jobs from the database and crawls them until SIGTERM."""
     settings = _settings(
         database_url,
         retry_delays,
-        lease_seconds,
-        allow_private_networks,
-        concurrency,
-        shutdown_grace,
+        lease_seconds=lease_seconds,
+        allow_private_networks=allow_private_networks,
+        workers=concurrency,
+        shutdown_grace=shutdown_grace,
+        circuit_failures=circuit_failures,
+        circuit_open_seconds=circuit_open_seconds,
     )
     if metrics_port:
         from prometheus_client import start_http_server

@@ -14,6 +14,7 @@ operator's change is :meth:`edit_job`, :meth:`cancel_job`, :meth:`retry_job`.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -30,7 +31,7 @@ from scrapejobs.queries import JobFilter
 from scrapejobs.retry import RetryPolicy, RetryRefused
 from scrapejobs.schemas import BulkRetryRequest, JobCreate
 from scrapejobs.site_manager import SiteManager
-from scrapejobs.sites import cooldown_of
+from scrapejobs.sites import Breaker, SiteEffect, site_effect
 from scrapejobs.stats import FailureTally, stats_report
 from scrapejobs.store import Store
 from scrapejobs.transitions import Change, JobEdit
@@ -67,14 +68,15 @@ class JobManager:
         lease_seconds: int = 60,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self._store = store
         self.policy = policy or RetryPolicy()
         self.lease_seconds = lease_seconds
         self.clock = clock
         self.rng = rng or random.Random()
-        self.sites = SiteManager(store, clock)
-        """The sites' use cases (pause, resume, cooldowns), on the same store."""
+        self.sites = SiteManager(store, clock, breaker or Breaker())
+        """The sites' use cases (pause, resume, cooldowns, circuits), on the same store."""
 
     # -- reading ---------------------------------------------------------
 
@@ -283,12 +285,13 @@ class JobManager:
         edit: JobEdit | None = None,
         note: str | None = None,
     ) -> Job:
-        """The running attempt succeeded (``note``: what it did not cover, and why).
-
-        ``worker_id`` None: an operator's report.
-        """
+        """The running attempt succeeded (``note``: what it did not cover, and why);
+        its site answered, so the site's circuit closes. ``worker_id`` None: an
+        operator's report."""
         return await self._mutate(
-            job_id, lambda job: transitions.completed(job, worker_id, self.clock(), edit, note)
+            job_id,
+            lambda job: transitions.completed(job, worker_id, self.clock(), edit, note),
+            site_answered=True,
         )
 
     async def fail_attempt(
@@ -299,21 +302,23 @@ class JobManager:
         worker_id: str | None,
         edit: JobEdit | None = None,
     ) -> Job:
-        """The running attempt failed with ``failure``; the policy decides in the same step.
-
-        A 429 or 503 with ``Retry-After`` first cools the job's site down for
-        the whole fleet; the job then waits for it without spending a retry.
-        """
-        if cooldown_of(failure.recorded(), self.clock()) is not None:
-            await self.sites.cool_down((await self.get_job(job_id)).site, failure)
-
-        def step(job: Job) -> Change:
-            now = self.clock()
-            return transitions.failed(
-                job, failure, worker_id, now, policy=self.policy, rng=self.rng, edit=edit
-            )
-
-        return await self._mutate(job_id, step)
+        """The attempt failed; the job's site learns of it first, for the fleet
+        (``Site.attempt_ended``), then the policy decides in one step. While
+        the site holds its jobs back (a cooldown, an open circuit), the job waits."""
+        job, site = None, None
+        effect = site_effect(failure.recorded(), self.clock())
+        if effect is SiteEffect.CHANGES:
+            job = await self.get_job(job_id)
+            site = await self.sites.attempt_ended(job.site, job.id, failure)
+        policy, rng = self.policy, self.rng
+        return await self._mutate(
+            job_id,
+            lambda job: transitions.failed(
+                job, failure, worker_id, self.clock(), policy=policy, rng=rng, edit=edit, site=site
+            ),
+            job=job,
+            site_answered=effect is SiteEffect.ANSWERED,
+        )
 
     async def release(
         self, job_id: str, worker_id: str, *, reason: str | None = None, seconds: float = 0
@@ -350,8 +355,7 @@ class JobManager:
 
     async def reap_expired_leases(self) -> list[Job]:
         """Fail the running jobs whose worker stopped renewing (``worker_lost``)."""
-        reaped = []
-        now = self.clock()
+        reaped, now = [], self.clock()
         for job in await self._store.expired_leases(now):
             new, events = transitions.lease_expired(job, now, policy=self.policy, rng=self.rng)
             saved = await self._store.save(job, new, events)
@@ -359,15 +363,17 @@ class JobManager:
                 reaped.append(saved)
         return reaped
 
-    # -- internals -----------------------------------------------------------
-
-    async def _mutate(self, job_id: str, step: Step) -> Job:
+    async def _mutate(
+        self, job_id: str, step: Step, *, job: Job | None = None, site_answered: bool = False
+    ) -> Job:
+        """Read the job (unless given, as just read), apply ``step``, save; again on a race."""
         for _ in range(MAX_RACE_ATTEMPTS):
-            job = await self.get_job(job_id)
+            job = job or await self.get_job(job_id)
             new, events = step(job)
-            saved = await self._store.save(job, new, events)
+            saved = await self._store.save(job, new, events, site_answered=site_answered)
             if saved is not None:
                 return saved
+            job = None
         raise _busy()
 
 
@@ -377,11 +383,9 @@ def retry_message(job: Job) -> str:
 
 
 def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return len(value) == 36
+    with contextlib.suppress(ValueError):
+        return len(value) == 36 and bool(uuid.UUID(value))
+    return False
 
 
 def _domain(value: str) -> str:

@@ -69,7 +69,9 @@ async def _working(manager: JobManager, settings: Settings, workers: int) -> Asy
 async def running_service(settings: Settings, *, workers: int) -> AsyncIterator[JobManager]:
     """Everything but HTTP, running until the block ends."""
     store = await open_store(settings)
-    manager = JobManager(store, settings.policy, lease_seconds=settings.lease_seconds)
+    manager = JobManager(
+        store, settings.policy, lease_seconds=settings.lease_seconds, breaker=settings.breaker
+    )
     reaper = asyncio.create_task(reap_leases_forever(manager, settings.reap_interval))
     try:
         if workers:

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from scrapejobs.retry import RetryPolicy
+from scrapejobs.sites import Breaker
 
 __all__ = ["DEFAULT_DATABASE_URL", "Settings", "parse_retry_delays"]
 
@@ -31,6 +32,8 @@ class Settings:
     allow_private_networks: bool = False
     workers: int = 0
     shutdown_grace: float = 10.0
+    circuit_failures: int = 5
+    circuit_open_seconds: float = 30.0
     policy: RetryPolicy = field(init=False)
 
     def __post_init__(self) -> None:
@@ -41,7 +44,13 @@ class Settings:
             raise ValueError("workers must be 0 or more")
         if not 0 <= self.shutdown_grace <= 3600:
             raise ValueError("shutdown grace must be 0 to 3600 seconds")
+        if self.circuit_failures < 0 or not 0 < self.circuit_open_seconds <= 86_400:
+            raise ValueError("circuit failures must be 0 or more, its open seconds 0 to a day")
         object.__setattr__(self, "policy", RetryPolicy(delays=self.retry_delays))
+
+    @property
+    def breaker(self) -> Breaker:
+        return Breaker(threshold=self.circuit_failures, first_open=self.circuit_open_seconds)
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,21 +1,25 @@
-"""SiteManager: the use cases of sites (the ``/api/domains`` routes, the fleet's cooldowns).
+"""SiteManager: the use cases of sites (the ``/api/domains`` routes, the fleet's
+cooldowns and circuits).
 
 ``JobManager.sites`` is one; it shares the job manager's store and clock.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from scrapejobs.errors import InvalidRequest, SiteNotFound
 from scrapejobs.failures import Failure
 from scrapejobs.jobs import InvalidDomain, JobStatus, normalize_domain
-from scrapejobs.sites import Site, SiteStatus, cooldown_of, site_of
+from scrapejobs.sites import Breaker, Site, SiteStatus, cooldown_of, site_of
 from scrapejobs.store import Store
 
 __all__ = ["SiteManager", "SiteView", "site_name"]
+
+log = logging.getLogger(__name__)
 
 
 def site_name(text: str) -> str:
@@ -44,9 +48,12 @@ class SiteView:
 
 
 class SiteManager:
-    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, store: Store, clock: Callable[[], datetime], breaker: Breaker | None = None
+    ) -> None:
         self._store = store
         self.clock = clock
+        self.breaker = breaker or Breaker()
 
     async def _views(self, found: Sequence[Site]) -> list[SiteView]:
         counts = await self._store.site_job_counts([site.site for site in found])
@@ -78,14 +85,16 @@ class SiteManager:
 
     async def pause(self, name: str, paused: bool = True) -> SiteView:
         """Hold the site's jobs back (or let them go again) until told otherwise."""
-        site = await self._store.set_site_state(site_name(name), self.clock(), paused=paused)
+        now = self.clock()
+        site = await self._store.update_site(
+            site_name(name), lambda site: replace(site, paused=paused, updated_at=now), now
+        )
         return await self._view(site)
 
     async def resume(self, name: str) -> SiteView:
-        """Open the site now: its pause and its cooldown end."""
-        site = await self._store.set_site_state(
-            site_name(name), self.clock(), paused=False, cooldown_until=None, cooldown_reason=None
-        )
+        """Open the site now: its pause, its cooldown and its open circuit end."""
+        now = self.clock()
+        site = await self._store.update_site(site_name(name), lambda site: site.resumed(now), now)
         return await self._view(site)
 
     async def cool_down(self, site: str, failure: Failure) -> Site | None:
@@ -94,4 +103,26 @@ class SiteManager:
         cooldown = cooldown_of(failure.recorded(), now)
         if cooldown is None:
             return None
-        return await self._store.cool_down_site(site, *cooldown, now)
+        return await self._store.update_site(
+            site, lambda current: current.cooled_down(*cooldown, now), now
+        )
+
+    async def attempt_ended(self, site: str, job_id: str, failure: Failure | None) -> Site:
+        """An attempt of ``job_id`` on ``site`` ended: the site's state learns of it."""
+        now = self.clock()
+        recorded = failure.recorded() if failure is not None else None
+        before: list[Site] = []
+
+        def change(current: Site) -> Site:
+            before.append(current)
+            return current.attempt_ended(job_id, recorded, now, self.breaker)
+
+        after = await self._store.update_site(site, change, now)
+        if after.breaker_until is not None and after.breaker_until != before[-1].breaker_until:
+            log.warning(
+                "site %s: circuit open until %s (%s)",
+                site,
+                after.breaker_until.isoformat(timespec="seconds"),
+                after.breaker_reason,
+            )
+        return after

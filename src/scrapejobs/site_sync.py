@@ -7,9 +7,9 @@ server shares):
   ``Retry-After``) is written for the fleet at once: no worker claims the
   site's jobs until it ends;
 - every ``interval`` seconds the sites of the running crawls are read back:
-  a cooldown another process heard, or an operator's pause, holds this
-  worker's crawls of the site too (a pause until it is lifted). A crawl thus
-  learns of another process's cooldown within ``interval``.
+  a cooldown another process heard, an open circuit, or an operator's pause,
+  holds this worker's crawls of the site too (a pause until it is lifted). A
+  crawl thus learns of another process's cooldown within ``interval``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from scrapejobs.crawler import SiteGate
 from scrapejobs.errors import ScrapeJobsError
 from scrapejobs.failures import Failure
 from scrapejobs.manager import JobManager
-from scrapejobs.sites import SiteStatus
 
 __all__ = ["SiteSync"]
 
@@ -58,15 +57,13 @@ class SiteSync:
                 site = await self.manager.sites.state(name)
             except ScrapeJobsError:
                 continue  # the database is away: the next round tries again
-            now = self.manager.clock()
-            status = site.status(now) if site else SiteStatus.OPEN
-            if status is SiteStatus.PAUSED:
-                self.gate.hold(name, math.inf, "paused by an operator")
-            elif status is SiteStatus.COOLING_DOWN and site and site.cooldown_until:
-                left = (site.cooldown_until - now).total_seconds()
-                self.gate.hold(name, left, site.cooldown_reason or "cooling down")
-            else:
+            hold = site.hold(self.manager.clock()) if site else None
+            if hold is None:
                 self.gate.let_go(name)
+                continue
+            until, reason = hold
+            seconds = (until - self.manager.clock()).total_seconds() if until else math.inf
+            self.gate.hold(name, seconds, reason)
 
     async def run(self, sites: Callable[[], set[str]]) -> None:
         """:meth:`sync` the sites ``sites()`` names, every ``interval``, until cancelled."""

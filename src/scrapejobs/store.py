@@ -14,7 +14,7 @@ manager's rules). The contract both keep:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -63,15 +63,21 @@ class Store(Protocol):
     async def events(self, job_id: str) -> list[JobEvent]:
         """A job's history, oldest first."""
 
-    async def save(self, old: Job, new: Job, events: Sequence[JobEvent] = ()) -> Job | None:
-        """Write ``new`` over ``old`` if nobody changed it since; the stored job, or None."""
+    async def save(
+        self, old: Job, new: Job, events: Sequence[JobEvent] = (), *, site_answered: bool = False
+    ) -> Job | None:
+        """Write ``new`` over ``old`` if nobody changed it since; the stored job, or None.
+
+        ``site_answered``: the attempt reached its site, whose circuit closes
+        (``Site.closed``) in the same step."""
 
     async def claim_next(
         self, worker_id: str, *, now: datetime, lease_until: datetime
     ) -> Job | None:
         """Take the next due pending job (priority, then oldest ``scheduled_at``), or None.
 
-        Jobs whose site holds them back (``Site.holds``) are not due."""
+        Jobs whose site does not admit them (``Site.admits``) are not due; a
+        claim on a half-open site makes its job the probe (``Site.claimed``)."""
 
     async def expired_leases(self, now: datetime, *, limit: int = 100) -> list[Job]:
         """Running jobs whose lease ran out before ``now``, oldest expiry first."""
@@ -89,11 +95,8 @@ class Store(Protocol):
     ) -> tuple[list[Site], int]:
         """A page of sites by name (in ``status`` at ``now``), and how many there are."""
 
-    async def cool_down_site(self, site: str, until: datetime, reason: str, now: datetime) -> Site:
-        """Cool ``site`` down until ``until`` unless it already is until later (one step)."""
-
-    async def set_site_state(self, site: str, now: datetime, **state: Any) -> Site:
-        """Set ``paused`` and/or ``cooldown_until`` and ``cooldown_reason`` (one step)."""
+    async def update_site(self, site: str, change: Callable[[Site], Site], now: datetime) -> Site:
+        """Apply ``change`` to the site's state as one step (no concurrent change is lost)."""
 
     async def site_job_counts(self, names: Sequence[str]) -> dict[str, dict[JobStatus, int]]:
         """Jobs by status of each of the sites ``names``."""

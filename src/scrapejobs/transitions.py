@@ -31,7 +31,7 @@ from scrapejobs.jobs import (
     timestamp,
 )
 from scrapejobs.retry import GiveUp, RetryPlan, RetryPolicy
-from scrapejobs.sites import cooldown_of
+from scrapejobs.sites import Site
 
 __all__ = [
     "Change",
@@ -272,13 +272,16 @@ def failed(
     policy: RetryPolicy,
     rng: random.Random,
     edit: JobEdit | None = None,
+    site: Site | None = None,
 ) -> Change:
     """The attempt failed: record the failure, then retry or give up as the policy decides.
 
-    ``worker_id`` None is an operator's report.
+    ``worker_id`` None is an operator's report. ``site``: the job's site as
+    this failure left it; when it holds its jobs back (a cooldown, an open
+    circuit) the job waits for it instead, no retry spent.
     """
     actor = _reporter(job, worker_id, JobStatus.FAILED)
-    return _failed(job, failure, actor, now, policy, rng, edit)
+    return _failed(job, failure, actor, now, policy, rng, edit, site)
 
 
 def lease_expired(job: Job, now: datetime, *, policy: RetryPolicy, rng: random.Random) -> Change:
@@ -288,7 +291,7 @@ def lease_expired(job: Job, now: datetime, *, policy: RetryPolicy, rng: random.R
     failure = Failure(
         ErrorType.WORKER_LOST, f"Worker {job.worker_id} lost: lease expired at {expiry}"
     )
-    return _failed(job, failure, "system", now, policy, rng, None)
+    return _failed(job, failure, "system", now, policy, rng, None, None)
 
 
 def _failed(
@@ -299,15 +302,16 @@ def _failed(
     policy: RetryPolicy,
     rng: random.Random,
     edit: JobEdit | None,
+    site: Site | None,
 ) -> Change:
     failure = failure.recorded()
     base = edit.applied_to(job, now) if edit else job
     failed_job = base.moved_to(JobStatus.FAILED, now, failure=failure, no_retry_reason=None)
     event = _event(job, EventKind.FAILED, actor, now, attempt=job.attempts, failure=failure)
-    cooldown = cooldown_of(failure, now)
-    waits = job.config.get("respectRetryAfter", True) and job.site_waits < policy.free_waits
-    if cooldown is not None and waits:
-        return _waiting(failed_job, event, *cooldown, now, policy)
+    cooldowns = job.config.get("respectRetryAfter", True)
+    wait = site.wait_for(failure, now, cooldowns=cooldowns) if site is not None else None
+    if wait is not None and job.site_waits < policy.free_waits:
+        return _waiting(failed_job, event, *wait, now, policy)
     failed_job = replace(failed_job, site_waits=0)
     decision = policy.decide(failed_job, now=now, rng=rng)
     if isinstance(decision, GiveUp):
@@ -324,7 +328,8 @@ def _waiting(
     now: datetime,
     policy: RetryPolicy,
 ) -> Change:
-    """An attempt stopped by its site's cooldown: re-queued for its end, no retry spent.
+    """An attempt stopped by its site (a cooldown, an open circuit): re-queued for
+    the end of the wait, no retry spent.
 
     The config is adjusted for the failure as a retry would adjust it (a 429:
     one connection, a delay).
@@ -337,7 +342,7 @@ def _waiting(
         site_waits=failed_job.site_waits + 1,
         config=policy.adjust_config(failed_job.config, error_type, failed_job.user_agent_rotations),
     )
-    details = {"reason": f"{failed_job.site} is cooling down: {reason}", "until": timestamp(until)}
+    details = {"reason": f"{failed_job.site} is {reason}", "until": timestamp(until)}
     waiting = _event(failed_job, EventKind.WAITING, "system", now, details=details)
     return again, [failed_event, waiting]
 

@@ -32,11 +32,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from scrapejobs.failures import ErrorType, Failure
 from scrapejobs.jobs import JobStatus, JobType, timestamp
 from scrapejobs.manager import JobManager
+from scrapejobs.retry import RetryPolicy
+from scrapejobs.sites import Breaker
+from scrapejobs.store import Store
 from tests.conftest import Clock
 from tests.factories import OK, RETRY, history, job_request
+
+
+@pytest.fixture
+def manager(store: Store, clock: Clock) -> JobManager:
+    """These histories are about retry analytics: their sites' circuits never open
+    (``test_breaker.py`` is about those)."""
+    return JobManager(store, RetryPolicy(), clock=clock, breaker=Breaker(threshold=10**6))
 
 
 async def build_history(manager: JobManager, clock: Clock) -> datetime:

@@ -1,8 +1,8 @@
 """``scrapejobs domains``: the fleet's sites, and pausing or resuming one. Thin adapters.
 
 ``domains [--state S]`` lists them; ``domains show SITE``, ``domains pause
-SITE`` (``--unpause`` to lift it) and ``domains resume SITE`` (end its pause
-and cooldown now) act on one.
+SITE`` (``--unpause`` to lift it) and ``domains resume SITE`` (end its pause,
+cooldown and open circuit now) act on one.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from scrapejobs.sites import SiteStatus
 __all__ = ["domains_app"]
 
 domains_app = typer.Typer(
-    help="The sites jobs crawl: their state (open, cooling down, paused), pause, resume.",
+    help="The sites jobs crawl: their state (open, cooling down, circuit open, paused), "
+    "pause, resume.",
     invoke_without_command=True,
 )
 SiteName = Annotated[
     str, typer.Argument(metavar="SITE", help="example.com, host:port or an origin.")
 ]
-STATE_STYLES = {"open": "green", "cooling_down": "yellow", "paused": "red"}
+STATE_STYLES = {"open": "green", "cooling_down": "yellow", "circuit_open": "red", "paused": "red"}
 
 
 def sites_table(sites: Iterable[dict[str, Any]]) -> Table:
@@ -46,10 +47,12 @@ def sites_table(sites: Iterable[dict[str, Any]]) -> Table:
     for site in sites:
         jobs = site.get("jobs") or {}
         state = str(site.get("state"))
+        circuit = site.get("circuit") or {}
+        until = circuit.get("openUntil") if state == "circuit_open" else site.get("cooldownUntil")
         table.add_row(
             Text(str(site.get("site"))),
             Text(state, style=STATE_STYLES.get(state, "")),
-            Text(moment(site.get("cooldownUntil"))),
+            Text(moment(until)),
             cell(jobs.get("pending")),
             cell(jobs.get("running")),
             cell(site.get("reason") or ("until resumed" if site.get("paused") else None)),
@@ -103,6 +106,6 @@ def pause(
 
 @domains_app.command("resume")
 def resume(site: SiteName, server: Server = DEFAULT_SERVER, as_json: AsJson = False) -> None:
-    """End a site's pause and cooldown now."""
+    """End a site's pause, cooldown and open circuit now."""
     with connected(server) as client:
         _show([client.site(site, resume=True)], as_json)

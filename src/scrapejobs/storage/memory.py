@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -102,13 +102,17 @@ class MemoryStore:
     async def events(self, job_id: str) -> list[JobEvent]:
         return list(self.history.get(job_id, []))
 
-    async def save(self, old: Job, new: Job, events: Sequence[JobEvent] = ()) -> Job | None:
+    async def save(
+        self, old: Job, new: Job, events: Sequence[JobEvent] = (), *, site_answered: bool = False
+    ) -> Job | None:
         current = self.jobs.get(old.id)
         if current is None or (current.version, current.status) != (old.version, old.status):
             return None
         saved = replace(new, version=old.version + 1)
         self.jobs[old.id] = saved
         self.sites.setdefault(saved.site, Site(saved.site, updated_at=saved.updated_at))
+        if site_answered and old.site in self.sites:
+            self.sites[old.site] = self.sites[old.site].answered(saved.updated_at)
         self.history[old.id].extend(events)
         return saved
 
@@ -118,13 +122,13 @@ class MemoryStore:
         due = [
             j
             for j in self.jobs.values()
-            if j.status is JobStatus.PENDING
-            and j.scheduled_at <= now
-            and not (j.site in self.sites and self.sites[j.site].holds(now))
+            if j.status is JobStatus.PENDING and j.scheduled_at <= now and self._admits(j.site, now)
         ]
         if not due:
             return None
         job = min(due, key=lambda j: (-j.priority, j.scheduled_at, j.created_at))
+        if job.site in self.sites:
+            self.sites[job.site] = self.sites[job.site].claimed(job.id, lease_until, now)
         running, events = claimed(job, worker_id, now, lease_until)
         running = replace(running, version=job.version + 1)
         self.jobs[job.id] = running
@@ -165,14 +169,15 @@ class MemoryStore:
         ]
         return found[offset : offset + limit], len(found)
 
-    async def cool_down_site(self, site: str, until: datetime, reason: str, now: datetime) -> Site:
-        current = self.sites.get(site, Site(site, updated_at=now))
-        self.sites[site] = current.cooled_down(until, reason, now)
-        return self.sites[site]
+    def _admits(self, name: str, now: datetime) -> bool:
+        site = self.sites.get(name)
+        if site is None:
+            return True
+        probe = self.jobs.get(site.probe_job_id) if site.probe_job_id else None
+        return site.admits(now, probe is not None and probe.status is JobStatus.RUNNING)
 
-    async def set_site_state(self, site: str, now: datetime, **state: Any) -> Site:
-        current = self.sites.get(site, Site(site, updated_at=now))
-        self.sites[site] = replace(current, updated_at=now, **state)
+    async def update_site(self, site: str, change: Callable[[Site], Site], now: datetime) -> Site:
+        self.sites[site] = change(self.sites.get(site, Site(site, updated_at=now)))
         return self.sites[site]
 
     async def site_job_counts(self, names: Sequence[str]) -> dict[str, dict[JobStatus, int]]:

@@ -95,6 +95,18 @@ def job_from_row(row: sa.Row[Any]) -> Job:
 
 
 # Columns of job_events that are not fields of JobEvent.
+SITE_FIELDS = (
+    "site",
+    "updated_at",
+    "cooldown_until",
+    "cooldown_reason",
+    "failure_streak",
+    "breaker_until",
+    "breaker_trips",
+    "breaker_reason",
+    "probe_job_id",
+    "probe_until",
+)
 _EVENT_ONLY_COLUMNS = ("id", "domain", "job_type", "job_created_at")
 
 
@@ -121,10 +133,9 @@ def event_values(event: JobEvent, job: Job) -> dict[str, Any]:
 
 def site_from_row(row: sa.Row[Any]) -> Site:
     m = row._mapping
-    return Site(
-        site=m["site"],
-        updated_at=m["updated_at"],
-        paused=bool(m["paused"]),
-        cooldown_until=m["cooldown_until"],
-        cooldown_reason=m["cooldown_reason"],
-    )
+    return Site(**{name: m[name] for name in SITE_FIELDS}, paused=bool(m["paused"]))
+
+
+def site_values(site: Site) -> dict[str, Any]:
+    """The ``sites`` row of a site (every column)."""
+    return {name: getattr(site, name) for name in (*SITE_FIELDS, "paused")}

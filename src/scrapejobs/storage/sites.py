@@ -1,13 +1,16 @@
-"""The statements on ``sites``: one row of shared state per site, kept by upserts.
+"""The statements on ``sites``: one row of shared state per site.
 
-Every change is one ``INSERT ... ON CONFLICT DO UPDATE``, so concurrent
-workers and servers never lose each other's writes: a cooldown keeps the
-later of two ends whatever order they come in.
+A change is computed by the pure ``Site`` methods on the row read locked
+(:func:`update`), so concurrent workers and servers never lose each other's
+writes: a cooldown keeps the later of two ends whatever order they come in.
+The two statements on the hot paths mirror ``Site`` in SQL instead: the
+claim's filter (:func:`admits`, :func:`take_probe`) and a success's
+:func:`answered`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,18 +19,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from scrapejobs.jobs import JobStatus
-from scrapejobs.sites import Site, SiteStatus
-from scrapejobs.storage.rows import site_from_row
+from scrapejobs.sites import CLOSED_CIRCUIT, Site, SiteStatus
+from scrapejobs.storage.rows import site_from_row, site_values
 from scrapejobs.storage.tables import jobs, sites
 
 __all__ = [
-    "cool_down",
+    "admits",
+    "answered",
     "ensure",
     "get",
-    "held",
     "job_counts",
     "listing",
-    "set_state",
+    "take_probe",
+    "update",
 ]
 
 
@@ -35,18 +39,38 @@ def _insert(conn: AsyncConnection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
-def held(now: datetime) -> sa.ColumnElement[bool]:
-    """Whether a site row holds its jobs back at ``now`` (``Site.holds`` in SQL)."""
-    return sa.or_(sites.c.paused == sa.true(), sites.c.cooldown_until > now)
+def _probe_busy(now: datetime) -> sa.ColumnElement[bool]:
+    """The probe of a half-open circuit is fresh or still running (``Site.admits``)."""
+    probe = jobs.alias("probe")
+    running = sa.exists().where(
+        probe.c.id == sites.c.probe_job_id, probe.c.status == JobStatus.RUNNING.value
+    )
+    return sa.and_(sites.c.probe_job_id.is_not(None), sa.or_(sites.c.probe_until >= now, running))
+
+
+def admits(now: datetime) -> sa.ColumnElement[bool]:
+    """Whether a claim may take one of a site row's jobs at ``now`` (``Site.admits``)."""
+    return sa.and_(
+        sites.c.paused == sa.false(),
+        sa.or_(sites.c.cooldown_until.is_(None), sites.c.cooldown_until <= now),
+        sa.or_(
+            sites.c.breaker_until.is_(None),
+            sa.and_(sites.c.breaker_until <= now, ~_probe_busy(now)),
+        ),
+    )
 
 
 def _status(status: SiteStatus, now: datetime) -> sa.ColumnElement[bool]:
-    cooling = sites.c.cooldown_until > now
+    """``Site.status(now) == status`` in SQL."""
     if status is SiteStatus.PAUSED:
         return sites.c.paused == sa.true()
+    running = sa.and_(sites.c.paused == sa.false(), sites.c.breaker_until.is_(None))
+    if status is SiteStatus.CIRCUIT_OPEN:
+        return sa.and_(sites.c.paused == sa.false(), sites.c.breaker_until.is_not(None))
+    cooling = sites.c.cooldown_until > now
     if status is SiteStatus.COOLING_DOWN:
-        return sa.and_(sites.c.paused == sa.false(), cooling)
-    return sa.and_(sites.c.paused == sa.false(), sa.or_(sites.c.cooldown_until.is_(None), ~cooling))
+        return sa.and_(running, cooling)
+    return sa.and_(running, sa.or_(sites.c.cooldown_until.is_(None), ~cooling))
 
 
 async def ensure(conn: AsyncConnection, site: str, now: datetime) -> None:
@@ -55,37 +79,56 @@ async def ensure(conn: AsyncConnection, site: str, now: datetime) -> None:
     await conn.execute(statement.on_conflict_do_nothing(index_elements=[sites.c.site]))
 
 
-async def cool_down(
-    conn: AsyncConnection, site: str, until: datetime, reason: str, now: datetime
+async def update(
+    conn: AsyncConnection, site: str, change: Callable[[Site], Site], now: datetime
 ) -> Site:
-    """Cool ``site`` down until ``until``, unless it already is until later."""
-    statement = _insert(conn)(sites).values(
-        site=site, updated_at=now, cooldown_until=until, cooldown_reason=reason
-    )
-    later = sa.or_(
-        sites.c.cooldown_until.is_(None),
-        sites.c.cooldown_until < statement.excluded.cooldown_until,
-    )
-    keep = {
-        "cooldown_until": sa.case(
-            (later, statement.excluded.cooldown_until), else_=sites.c.cooldown_until
-        ),
-        "cooldown_reason": sa.case(
-            (later, statement.excluded.cooldown_reason), else_=sites.c.cooldown_reason
-        ),
-        "updated_at": now,
-    }
-    upsert = statement.on_conflict_do_update(index_elements=[sites.c.site], set_=keep)
-    return site_from_row((await conn.execute(upsert.returning(*sites.c))).one())
+    """Apply ``change`` to the site's state, its row locked meanwhile (created if new).
+
+    PostgreSQL locks the row (``FOR UPDATE``); SQLite's write transactions
+    are serial. So concurrent changes of one site never lose each other's.
+    """
+    await ensure(conn, site, now)
+    read = sites.select().where(sites.c.site == site)
+    if conn.dialect.name == "postgresql":
+        read = read.with_for_update()
+    current = site_from_row((await conn.execute(read)).one())
+    new = change(current)
+    if new != current:
+        await conn.execute(sites.update().where(sites.c.site == site).values(site_values(new)))
+    return new
 
 
-async def set_state(conn: AsyncConnection, site: str, now: datetime, **state: Any) -> Site:
-    """Set ``paused`` and/or the cooldown (``resume``: both cleared) of ``site``."""
-    statement = _insert(conn)(sites).values(site=site, updated_at=now, **state)
-    upsert = statement.on_conflict_do_update(
-        index_elements=[sites.c.site], set_={**state, "updated_at": now}
+async def answered(conn: AsyncConnection, site: str, now: datetime) -> None:
+    """The site answered an attempt: its circuit closes, if it was not (``Site.answered``)."""
+    statement = (
+        sites.update()
+        .where(
+            sites.c.site == site,
+            sa.or_(sites.c.failure_streak > 0, sites.c.breaker_until.is_not(None)),
+        )
+        .values(**CLOSED_CIRCUIT, updated_at=now)
     )
-    return site_from_row((await conn.execute(upsert.returning(*sites.c))).one())
+    await conn.execute(statement)
+
+
+async def take_probe(
+    conn: AsyncConnection, site: str, job_id: str, lease_until: datetime, now: datetime
+) -> bool:
+    """``job_id`` was just claimed: on a half-open circuit it becomes the probe
+    (``Site.claimed``). False if another claim took the probe first."""
+    free = sa.and_(sites.c.breaker_until <= now, ~_probe_busy(now))
+    statement = (
+        sites.update()
+        .where(sites.c.site == site, sites.c.breaker_until.is_not(None))
+        .values(
+            probe_job_id=sa.case((free, job_id), else_=sites.c.probe_job_id),
+            probe_until=sa.case((free, lease_until), else_=sites.c.probe_until),
+            updated_at=now,
+        )
+        .returning(sites.c.probe_job_id)
+    )
+    row = (await conn.execute(statement)).first()
+    return row is None or row.probe_job_id == job_id  # no row: the circuit is closed
 
 
 async def get(conn: AsyncConnection, site: str) -> Site | None:

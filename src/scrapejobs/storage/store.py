@@ -12,7 +12,7 @@ a job, its history and the counts never disagree.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -36,6 +36,13 @@ from scrapejobs.storage.tables import job_events, jobs, sites
 from scrapejobs.transitions import started
 
 __all__ = ["SqlStore"]
+
+PROBE_RACES = 3
+"""Claims tried again after losing a half-open site's probe to another claim."""
+
+
+class _ProbeTaken(Exception):
+    pass
 
 
 class SqlStore:
@@ -146,7 +153,9 @@ class SqlStore:
             rows = (await conn.execute(statement.order_by(job_events.c.id))).all()
         return [event_from_row(row) for row in rows]
 
-    async def save(self, old: Job, new: Job, events: Sequence[JobEvent] = ()) -> Job | None:
+    async def save(
+        self, old: Job, new: Job, events: Sequence[JobEvent] = (), *, site_answered: bool = False
+    ) -> Job | None:
         values = job_values(new)
         del values["id"], values["created_at"]
         values["version"] = old.version + 1
@@ -167,6 +176,8 @@ class SqlStore:
             saved = job_from_row(row)
             if saved.site != old.site:  # its startUrl moved to another host
                 await site_rows.ensure(conn, saved.site, saved.updated_at)
+            if site_answered:
+                await site_rows.answered(conn, old.site, saved.updated_at)
             await counts.move_job(conn, old, saved)
             await self._add_events(conn, saved, events)
         return saved
@@ -175,14 +186,15 @@ class SqlStore:
         self, worker_id: str, *, now: datetime, lease_until: datetime
     ) -> Job | None:
         """SQLite serialises writers (``BEGIN IMMEDIATE``); PostgreSQL skips
-        rows that another claimer has locked. Either way one job goes to one worker."""
-        held_site = sa.exists().where(sites.c.site == jobs.c.site, site_rows.held(now))
+        rows that another claimer has locked. Either way one job goes to one
+        worker, and a half-open site's probe to one claim."""
+        held_site = sa.exists().where(sites.c.site == jobs.c.site, ~site_rows.admits(now))
         candidate = (
             sa.select(jobs.c.id)
             .where(
                 jobs.c.status == JobStatus.PENDING.value,
                 jobs.c.scheduled_at <= now,
-                ~held_site,  # its site is paused or cooling down: the job waits
+                ~held_site,  # its site is paused, cooling down or down: the job waits
             )
             .order_by(jobs.c.priority.desc(), jobs.c.scheduled_at, jobs.c.created_at)
             .limit(1)
@@ -206,14 +218,21 @@ class SqlStore:
             )
             .returning(*jobs.c)
         )
-        async with self._transaction(write=True) as conn:
-            row = (await conn.execute(statement)).first()
-            if row is None:
-                return None
-            job = job_from_row(row)
-            await counts.move_job(conn, replace(job, status=JobStatus.PENDING), job)
-            await self._add_events(conn, job, [started(job)])
-        return job
+        for _ in range(PROBE_RACES):
+            try:
+                async with self._transaction(write=True) as conn:
+                    row = (await conn.execute(statement)).first()
+                    if row is None:
+                        return None
+                    job = job_from_row(row)
+                    if not await site_rows.take_probe(conn, job.site, job.id, lease_until, now):
+                        raise _ProbeTaken  # roll the claim back; the site is skipped now
+                    await counts.move_job(conn, replace(job, status=JobStatus.PENDING), job)
+                    await self._add_events(conn, job, [started(job)])
+            except _ProbeTaken:
+                continue
+            return job
+        return None
 
     async def expired_leases(self, now: datetime, *, limit: int = 100) -> list[Job]:
         statement = (
@@ -247,13 +266,9 @@ class SqlStore:
         async with self._transaction() as conn:
             return await site_rows.listing(conn, status, now, limit, offset)
 
-    async def cool_down_site(self, site: str, until: datetime, reason: str, now: datetime) -> Site:
+    async def update_site(self, site: str, change: Callable[[Site], Site], now: datetime) -> Site:
         async with self._transaction(write=True) as conn:
-            return await site_rows.cool_down(conn, site, until, reason, now)
-
-    async def set_site_state(self, site: str, now: datetime, **state: Any) -> Site:
-        async with self._transaction(write=True) as conn:
-            return await site_rows.set_state(conn, site, now, **state)
+            return await site_rows.update(conn, site, change, now)
 
     async def site_job_counts(self, names: Sequence[str]) -> dict[str, dict[JobStatus, int]]:
         async with self._transaction() as conn:

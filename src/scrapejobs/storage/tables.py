@@ -118,8 +118,8 @@ jobs = sa.Table(
     sa.Index("ix_jobs_site_status", "site", "status"),
 )
 
-# The shared state of each site (scrapejobs.sites.Site, migration 0006): a row
-# for every site a job names, created with the first such job.
+# The shared state of each site (scrapejobs.sites.Site, migrations 0006 and
+# 0007): a row for every site a job names, created with the first such job.
 sites = sa.Table(
     "sites",
     metadata,
@@ -128,6 +128,12 @@ sites = sa.Table(
     sa.Column("cooldown_until", UTCDateTime),
     sa.Column("cooldown_reason", sa.Text),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("failure_streak", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("breaker_until", UTCDateTime),
+    sa.Column("breaker_trips", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("breaker_reason", sa.Text),
+    sa.Column("probe_job_id", sa.String(36)),
+    sa.Column("probe_until", UTCDateTime),
 )
 
 job_events = sa.Table(

@@ -292,10 +292,19 @@ def site_text(site: Site, now: datetime) -> str:
     status = site.status(now)
     if status is SiteStatus.PAUSED:
         return f"{site.site}: paused (its jobs wait until it is resumed)"
+    if status is SiteStatus.CIRCUIT_OPEN and site.breaker_until is not None:
+        if site.half_open(now):
+            return f"{site.site}: circuit half-open, one probe job tests it ({site.breaker_reason})"
+        until = _until(site.breaker_until, now)
+        return f"{site.site}: circuit open until {until} ({site.breaker_reason})"
     if status is SiteStatus.COOLING_DOWN and site.cooldown_until is not None:
-        until = f"{when(site.cooldown_until)}, {relative(site.cooldown_until, now)}"
+        until = _until(site.cooldown_until, now)
         return f"{site.site}: cooling down until {until} ({site.cooldown_reason})"
     return f"{site.site}: open"
+
+
+def _until(moment: datetime, now: datetime) -> str:
+    return f"{when(moment)}, {relative(moment, now)}"
 
 
 def job_summary(job: Job, now: datetime, site: Site | None = None) -> list[SummaryItem]:

@@ -64,17 +64,36 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
 
 
 def site_state_json(site: Site, now: datetime) -> dict[str, Any]:
-    """A site's state at ``now``: open, cooling down (why, until when) or paused."""
+    """A site's state at ``now``: open, cooling down or circuit open (why, until
+    when), or paused; and its circuit breaker."""
     status = site.status(now)
-    cooling = status is SiteStatus.COOLING_DOWN
+    cooling = site.cooldown_until is not None and site.cooldown_until > now
+    reasons = {
+        SiteStatus.COOLING_DOWN: site.cooldown_reason,
+        SiteStatus.CIRCUIT_OPEN: site.breaker_reason,
+    }
     return {
         "site": site.site,
         "state": status.value,
         "paused": site.paused,
         "cooldownUntil": _ts(site.cooldown_until) if cooling else None,
-        "reason": site.cooldown_reason if cooling else None,
+        "reason": reasons.get(status),
+        "circuit": {
+            "state": _circuit_state(site, now),
+            "failuresInARow": site.failure_streak,
+            "openUntil": _ts(site.breaker_until),
+            "timesOpened": site.breaker_trips,
+            "reason": site.breaker_reason,
+            "probeJobId": site.probe_job_id,
+        },
         "updatedAt": _ts(site.updated_at),
     }
+
+
+def _circuit_state(site: Site, now: datetime) -> str:
+    if site.breaker_until is None:
+        return "closed"
+    return "half_open" if site.half_open(now) else "open"
 
 
 def site_json(view: SiteView) -> dict[str, Any]:

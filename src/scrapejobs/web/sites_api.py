@@ -55,6 +55,6 @@ async def update_site(manager: Manager, site: str, body: SiteUpdate) -> JSONResp
     return success(site_json(view), "Site paused" if body.paused else "Site unpaused")
 
 
-@router.post("/{site}/resume", summary="End a site's pause and cooldown now")
+@router.post("/{site}/resume", summary="End a site's pause, cooldown and open circuit now")
 async def resume_site(manager: Manager, site: str) -> JSONResponse:
     return success(site_json(await manager.sites.resume(site)), "Site resumed")
