@@ -63,6 +63,8 @@ class ErrorType(enum.StrEnum):
     NOT_FOUND = "not_found"
     INVALID_URL = "invalid_url"
     ROBOTS_DISALLOWED = "robots_disallowed"
+    BLOCKED = "blocked"
+    """An anti-bot challenge or a WAF's block page (``scrapejobs.blocks``)."""
     WORKER_LOST = "worker_lost"
     UNKNOWN = "unknown"
 
@@ -90,6 +92,7 @@ PATTERNS: dict[ErrorType, FailurePattern] = {
     ErrorType.NOT_FOUND: _P.CONTENT_MISSING,
     ErrorType.INVALID_URL: _P.CONFIGURATION,
     ErrorType.ROBOTS_DISALLOWED: _P.CONFIGURATION,
+    ErrorType.BLOCKED: _P.ACCESS_DENIED,
     ErrorType.WORKER_LOST: _P.INFRASTRUCTURE,
     ErrorType.UNKNOWN: _P.UNKNOWN,
 }
@@ -100,6 +103,7 @@ NOT_RETRYABLE = frozenset(
         ErrorType.NOT_FOUND,
         ErrorType.INVALID_URL,
         ErrorType.ROBOTS_DISALLOWED,
+        ErrorType.BLOCKED,  # retrying a challenge at once does not pass it; it feeds the breaker
     }
 )
 
@@ -121,6 +125,7 @@ STATUS_TYPES: dict[int, ErrorType] = {
 MESSAGE_RULES: tuple[tuple[re.Pattern[str], ErrorType], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), error_type)
     for pattern, error_type in (
+        (r"captcha|anti-?bot|bot (?:protection|detection|check)|challenge page", ErrorType.BLOCKED),
         (r"\b429\b|too many requests|rate.?limit", ErrorType.RATE_LIMITED),
         (r"\b503\b|service unavailable", ErrorType.SERVICE_UNAVAILABLE),
         (r"\b401\b|unauthori[sz]ed", ErrorType.UNAUTHORIZED),

@@ -19,7 +19,8 @@ type: ``timeout * timeout_factor`` (capped at ``max_timeout_ms``) after a
 timeout, so 30000 -> 45000 -> 67500 -> 101250 -> 120000; one connection,
 ``delay >= rate_limited_min_delay_ms`` and ``respectRetryAfter`` after a 429;
 the next of ``user_agents`` after a 403 (automatically ``forbidden_retries``
-times).
+times); after a ``blocked`` response (never retried automatically; by hand)
+both another user agent and the 429's slower pace.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ NOT_FAILED_REASONS: Mapping[JobStatus, str] = {
     JobStatus.CANCELLED: "Cancelled jobs are intentionally stopped",
 }
 EXHAUSTED = "Job has exceeded maximum retry attempts"
+ROTATING = frozenset({ErrorType.FORBIDDEN, ErrorType.BLOCKED})
+"""Failures after which the next attempt goes with another user agent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,14 +167,13 @@ class RetryPolicy:
         if error_type is ErrorType.TIMEOUT:
             timeout = int(adjusted.get("timeout", 30000))
             adjusted["timeout"] = min(math.ceil(timeout * self.timeout_factor), self.max_timeout_ms)
-        elif error_type is ErrorType.RATE_LIMITED:
+        if error_type in (ErrorType.RATE_LIMITED, ErrorType.BLOCKED):
             adjusted["maxConcurrentRequests"] = 1
             delay = int(adjusted.get("delay", 0))
             adjusted["delay"] = max(delay, self.rate_limited_min_delay_ms)
+        if error_type in (ErrorType.RATE_LIMITED, ErrorType.SERVICE_UNAVAILABLE):
             adjusted["respectRetryAfter"] = True
-        elif error_type is ErrorType.SERVICE_UNAVAILABLE:
-            adjusted["respectRetryAfter"] = True
-        elif error_type is ErrorType.FORBIDDEN:
+        if error_type in ROTATING:
             adjusted["userAgent"] = self._next_user_agent(
                 str(adjusted.get("userAgent", "")), rotation
             )
@@ -192,7 +194,7 @@ class RetryPolicy:
             scheduled_at=now + timedelta(seconds=delay_seconds),
             config=self.adjust_config(job.config, error_type, rotations),
             last_retry=LastRetry(reason, job.error_message, now, actor),
-            user_agent_rotations=rotations + (error_type is ErrorType.FORBIDDEN),
+            user_agent_rotations=rotations + (error_type in ROTATING),
         )
 
     def manual(

@@ -107,17 +107,28 @@ class SiteManager:
             site, lambda current: current.cooled_down(*cooldown, now), now
         )
 
+    async def trip(self, site: str, reason: str) -> Site:
+        """Open ``site``'s circuit now for ``reason`` (it blocks most requests)."""
+        now = self.clock()
+        return await self._opening(site, lambda current: current.tripped(reason, now, self.breaker))
+
     async def attempt_ended(self, site: str, job_id: str, failure: Failure | None) -> Site:
         """An attempt of ``job_id`` on ``site`` ended: the site's state learns of it."""
         now = self.clock()
         recorded = failure.recorded() if failure is not None else None
+        return await self._opening(
+            site, lambda current: current.attempt_ended(job_id, recorded, now, self.breaker)
+        )
+
+    async def _opening(self, site: str, change: Callable[[Site], Site]) -> Site:
+        """Apply ``change`` to the site; say so in the log when its circuit opens."""
         before: list[Site] = []
 
-        def change(current: Site) -> Site:
+        def step(current: Site) -> Site:
             before.append(current)
-            return current.attempt_ended(job_id, recorded, now, self.breaker)
+            return change(current)
 
-        after = await self._store.update_site(site, change, now)
+        after = await self._store.update_site(site, step, self.clock())
         if after.breaker_until is not None and after.breaker_until != before[-1].breaker_until:
             log.warning(
                 "site %s: circuit open until %s (%s)",

@@ -5,7 +5,8 @@ server shares):
 
 - a cooldown one of this worker's crawls heard (a 429 or 503 with
   ``Retry-After``) is written for the fleet at once: no worker claims the
-  site's jobs until it ends;
+  site's jobs until it ends; so is an open circuit, when most of a site's
+  recent responses here were blocks;
 - every ``interval`` seconds the sites of the running crawls are read back:
   a cooldown another process heard, an open circuit, or an operator's pause,
   holds this worker's crawls of the site too (a pause until it is lifted). A
@@ -18,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from scrapejobs.crawler import SiteGate
 from scrapejobs.errors import ScrapeJobsError
@@ -36,19 +37,27 @@ class SiteSync:
         self.gate = gate
         self.interval = interval
         gate.on_heard = self.heard
+        gate.on_blocked = self.blocked
         self._writes: set[asyncio.Task[None]] = set()
 
     def heard(self, site: str, failure: Failure) -> None:
         """A crawl here heard ``failure``: write the site's cooldown for everyone."""
-        task = asyncio.create_task(self._cool_down(site, failure))
+        self._write(site, "its cooldown", self.manager.sites.cool_down(site, failure))
+
+    def blocked(self, site: str, reason: str) -> None:
+        """Most responses from ``site`` here were blocks: open its circuit for everyone."""
+        self._write(site, "its open circuit", self.manager.sites.trip(site, reason))
+
+    def _write(self, site: str, what: str, write: Awaitable[object]) -> None:
+        async def run() -> None:
+            try:
+                await write
+            except ScrapeJobsError as exc:  # the jobs' own reports will tell the fleet too
+                log.error("site %s: cannot record %s: %s", site, what, exc.message)
+
+        task = asyncio.create_task(run())
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
-
-    async def _cool_down(self, site: str, failure: Failure) -> None:
-        try:
-            await self.manager.sites.cool_down(site, failure)
-        except ScrapeJobsError as exc:  # the jobs' own reports will tell the fleet too
-            log.error("site %s: cannot record its cooldown: %s", site, exc.message)
 
     async def sync(self, sites: set[str]) -> None:
         """Hold back (or let go) this worker's crawls of ``sites`` as the fleet says."""

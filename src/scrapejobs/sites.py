@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from scrapejobs.failures import MAX_RETRY_AFTER, ErrorType, Failure
 
 __all__ = [
+    "CIRCUIT_ERRORS",
     "COOLDOWN_ERRORS",
     "DOWN_ERRORS",
     "Breaker",
@@ -49,7 +50,9 @@ DOWN_ERRORS = frozenset(
         ErrorType.SERVER_ERROR,
     }
 )
-"""Failures that say the site is down: each counts towards opening its circuit."""
+"""Failures that say the site is down."""
+CIRCUIT_ERRORS = DOWN_ERRORS | {ErrorType.BLOCKED}
+"""Failures that count towards opening a site's circuit: it is down, or blocks us."""
 NEUTRAL_ERRORS = frozenset({ErrorType.WORKER_LOST, ErrorType.INVALID_URL, ErrorType.UNKNOWN})
 """Failures that say nothing about the site (any other one says it answered)."""
 CLOSED_CIRCUIT: dict[str, Any] = {
@@ -112,10 +115,10 @@ class Breaker:
     """When a site's circuit opens, and for how long.
 
     After ``threshold`` attempts in a row (of any of the site's jobs) fail
-    with one of :data:`DOWN_ERRORS`, the circuit opens for ``first_open``
+    with one of :data:`CIRCUIT_ERRORS`, the circuit opens for ``first_open``
     seconds: no job of the site is claimed. Then it is *half-open*: one job
     is claimed as the probe. The probe's site answering (a success, or any
-    failure that is not a ``DOWN_ERRORS`` one) closes the circuit and lets
+    failure that is not a ``CIRCUIT_ERRORS`` one) closes the circuit and lets
     the rest go; another site-down failure opens it again, each time
     ``factor`` times longer, up to ``max_open``::
 
@@ -149,7 +152,7 @@ class Site:
     cooldown_until: datetime | None = None
     cooldown_reason: str | None = None
     failure_streak: int = 0
-    """Attempts in a row that failed with a ``DOWN_ERRORS`` failure."""
+    """Attempts in a row that failed with a ``CIRCUIT_ERRORS`` failure."""
     breaker_until: datetime | None = None
     """Set while the circuit is open: jobs wait until then, then one probe runs."""
     breaker_trips: int = 0
@@ -188,7 +191,7 @@ class Site:
             assert self.cooldown_until is not None
             holds.append((self.cooldown_until, f"cooling down: {self.cooldown_reason}"))
         if self.breaker_until is not None and self.breaker_until > now:
-            holds.append((self.breaker_until, f"down, circuit open: {self.breaker_reason}"))
+            holds.append((self.breaker_until, f"held back, circuit open: {self.breaker_reason}"))
         return max(holds, key=lambda hold: hold[0]) if holds else None
 
     def wait_for(
@@ -240,7 +243,7 @@ class Site:
     ) -> Site:
         """An attempt of ``job_id`` on this site succeeded (``failure`` None) or failed.
 
-        A failure's ``Retry-After`` cools the site down; a ``DOWN_ERRORS``
+        A failure's ``Retry-After`` cools the site down; a ``CIRCUIT_ERRORS``
         failure counts towards its circuit (see :class:`Breaker`); any other
         outcome but a :data:`NEUTRAL_ERRORS` one closes it.
         """
@@ -249,7 +252,7 @@ class Site:
             site = site.cooled_down(*cooldown, now)
         if failure is not None and failure.error_type in NEUTRAL_ERRORS:
             return site
-        if failure is None or failure.error_type not in DOWN_ERRORS:
+        if failure is None or failure.error_type not in CIRCUIT_ERRORS:
             return site.answered(now)
         streak = site.failure_streak + 1
         if site.breaker_until is None:
@@ -258,12 +261,22 @@ class Site:
             trips = site.breaker_trips + 1  # the probe failed: open again, for longer
         else:
             trips = 0  # an attempt that began before the circuit opened
+        site = replace(site, failure_streak=streak, updated_at=now)
         if not trips:
-            return replace(site, failure_streak=streak, updated_at=now)
+            return site
         reason = f"{streak} attempts in a row failed, the last with {failure.error_type.value}"
+        return site._opened(trips, reason, now, breaker)
+
+    def tripped(self, reason: str, now: datetime, breaker: Breaker) -> Site:
+        """Open the circuit now for ``reason`` (most responses a crawl got were
+        blocks), unless it is open already."""
+        if self.breaker_until is not None and not self.half_open(now):
+            return self
+        return self._opened(self.breaker_trips + 1, reason, now, breaker)
+
+    def _opened(self, trips: int, reason: str, now: datetime, breaker: Breaker) -> Site:
         return replace(
-            site,
-            failure_streak=streak,
+            self,
             breaker_until=now + timedelta(seconds=breaker.open_seconds(trips)),
             breaker_trips=trips,
             breaker_reason=reason,
@@ -290,8 +303,8 @@ class Site:
 def cooldown_of(failure: Failure, now: datetime) -> tuple[datetime, str] | None:
     """When a failure cools its site down, until when and why; None when it does not.
 
-    A 429 or 503 that came with ``Retry-After`` does (capped at a day, like
-    the failure itself).
+    A 429 or 503 that came with ``Retry-After`` does (a blocked one too;
+    capped at a day, like the failure itself).
 
     >>> from datetime import UTC
     >>> now = datetime(2024, 1, 1, tzinfo=UTC)
@@ -299,7 +312,8 @@ def cooldown_of(failure: Failure, now: datetime) -> tuple[datetime, str] | None:
     >>> until.isoformat(), reason
     ('2024-01-01T00:02:00+00:00', 'HTTP 429 with Retry-After: 120 s')
     """
-    if failure.error_type not in COOLDOWN_ERRORS or not failure.retry_after:
+    asks = failure.error_type in COOLDOWN_ERRORS or failure.http_status in (429, 503)
+    if not asks or not failure.retry_after:
         return None
     seconds = min(failure.retry_after, MAX_RETRY_AFTER)
     status = f"HTTP {failure.http_status}" if failure.http_status else failure.error_type.value
@@ -319,7 +333,7 @@ class SiteEffect(enum.Enum):
 
 def site_effect(failure: Failure, now: datetime) -> SiteEffect:
     """What ``failure`` does to its site (``Site.attempt_ended`` in full)."""
-    if failure.error_type in DOWN_ERRORS or cooldown_of(failure, now) is not None:
+    if failure.error_type in CIRCUIT_ERRORS or cooldown_of(failure, now) is not None:
         return SiteEffect.CHANGES
     if failure.error_type in NEUTRAL_ERRORS:
         return SiteEffect.NOTHING

@@ -220,20 +220,23 @@ async def test_start_url_disallowed_by_robots(crawler: Crawler, site: ScriptedSi
     assert site.paths(robots=True) == ["/robots.txt"]
 
 
-async def test_a_429_deeper_in_the_crawl_slows_it_down(
+async def test_a_429_deeper_in_the_crawl_slows_it_down_and_it_recovers(
     crawler: Crawler, site: ScriptedSite
 ) -> None:
-    site.routes["/"] = links("/a", "/b", "/c")
+    """1 s after the 429, then 0.67 s, 0.5 s, ... (pacing.py's AIMD), then unpaced."""
+    pages = [f"/p{n}" for n in range(25)]
+    site.routes["/"] = links("/a", *pages)
     site.routes["/a"] = statuses(429)
-    site.routes["/b"] = page()
-    site.routes["/c"] = page()
+    for path in pages:
+        site.routes[path] = page()
     result = await crawl(crawler, site.origin, maxConcurrentRequests=1, respectRobots=False)
     assert result.by_url()[site.url("/a")].status == 200, "retried in-crawl"
-    times = site.times()
-    first_429 = site.paths().index("/a")
-    after = gaps(times[first_429:])
-    assert len(after) == 3  # /a again, /b, /c
-    assert all(gap >= 0.95 for gap in after), after
+    after = gaps(site.times()[site.paths().index("/a") :])
+    assert len(after) == 1 + len(pages)  # /a again, then the pages
+    assert after[0] >= 0.95, after  # the in-crawl retry waits the slowed pace
+    assert after[1] >= 0.6 and after[2] >= 0.45, after  # speeding up step by step
+    assert after[1] < after[0] and after[2] < after[1], after
+    assert all(gap < 0.09 for gap in after[-5:]), after  # unpaced again
 
 
 # -- failures of the start URL, classified -----------------------------------------

@@ -10,12 +10,14 @@ from datetime import timedelta
 
 import pytest
 
+from scrapejobs.crawler import SiteGate
 from scrapejobs.events import EventKind
 from scrapejobs.failures import ErrorType, Failure
 from scrapejobs.jobs import Job, JobStatus
 from scrapejobs.manager import JobManager
 from scrapejobs.queries import JobFilter
 from scrapejobs.retry import RetryPolicy
+from scrapejobs.site_sync import SiteSync
 from scrapejobs.sites import Breaker, SiteStatus
 from scrapejobs.store import Store
 from tests.conftest import Clock
@@ -65,7 +67,7 @@ async def test_five_site_down_failures_in_a_row_open_the_circuit(
     assert [e.event for e in events][-2:] == [EventKind.FAILED, EventKind.WAITING]
     assert events[-1].details is not None
     assert events[-1].details["reason"] == (
-        "down.example is down, circuit open: 5 attempts in a row failed, "
+        "down.example is held back, circuit open: 5 attempts in a row failed, "
         "the last with connection_refused"
     )
     # Its jobs wait; other sites' jobs run.
@@ -191,3 +193,44 @@ async def test_a_dead_site_costs_a_few_probes_not_every_jobs_attempts(
 )
 def test_each_opening_lasts_longer_up_to_an_hour(trips: int, seconds: float) -> None:
     assert Breaker().open_seconds(trips) == seconds
+
+
+BLOCKED = Failure(ErrorType.BLOCKED, "blocked: cloudflare challenge (HTTP 403)", 403)
+
+
+async def test_blocked_attempts_are_not_retried_and_open_the_circuit(
+    manager: JobManager,
+) -> None:
+    await _jobs(manager, 7)
+    blocked = [await _fail_next(manager, BLOCKED) for _ in range(5)]
+    # CONTRACT section 5: a block is not retried automatically, even the one that
+    # opens the circuit (its site is not down: it refuses us).
+    assert {job.status for job in blocked} == {JobStatus.FAILED}
+    assert blocked[-1].no_retry_reason == "blocked errors are not retried automatically"
+    view = await manager.sites.get_site(SITE)
+    assert view.status is SiteStatus.CIRCUIT_OPEN
+    assert view.site.breaker_reason == "5 attempts in a row failed, the last with blocked"
+    assert await manager.claim_next("w2") is None
+
+
+async def test_a_site_whose_responses_are_mostly_blocks_opens_its_circuit(
+    manager: JobManager, clock: Clock
+) -> None:
+    """What a worker's gate reports (``SiteSync.blocked``) opens the circuit for all."""
+    job, _ = await manager.create_job(job_request(domain=SITE))
+    gate = SiteGate()
+    sync = SiteSync(manager, gate)
+    assert gate.on_blocked is not None
+    gate.on_blocked(SITE, "12 of the last 20 responses were blocks (datadome captcha)")
+    await sync.close()
+    view = await manager.sites.get_site(SITE)
+    assert view.status is SiteStatus.CIRCUIT_OPEN
+    assert view.site.breaker_until == clock.now + timedelta(seconds=30)
+    assert view.site.breaker_reason == "12 of the last 20 responses were blocks (datadome captcha)"
+    assert await manager.claim_next("w1") is None
+    # A second report while it is open changes nothing; once it half-opens, a probe runs.
+    await manager.sites.trip(SITE, "again")
+    assert (await manager.sites.get_site(SITE)).site.breaker_trips == 1
+    clock.advance(31)
+    probe = await _claim(manager)
+    assert probe.id == job.id

@@ -28,6 +28,7 @@ CONTRACT_TABLE = [
     ("not_found", "content_missing", False),
     ("invalid_url", "configuration", False),
     ("robots_disallowed", "configuration", False),
+    ("blocked", "access_denied", False),
     ("worker_lost", "infrastructure", True),
     ("unknown", "unknown", True),
 ]
@@ -113,6 +114,8 @@ def test_classify_status(http_status: int, expected: ErrorType) -> None:
         ("Invalid URL", ErrorType.INVALID_URL),
         ("Disallowed by robots.txt", ErrorType.ROBOTS_DISALLOWED),
         ("Lease expired", ErrorType.WORKER_LOST),
+        ("403: CAPTCHA required", ErrorType.BLOCKED),
+        ("blocked by bot protection", ErrorType.BLOCKED),
         ("something odd", ErrorType.UNKNOWN),
         ("", ErrorType.UNKNOWN),
     ],

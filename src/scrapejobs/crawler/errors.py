@@ -155,6 +155,8 @@ def failure_from_status(status: int, url: str, retry_after: float | None = None)
 
 def page_error(failure: Failure) -> str:
     """The short error a page record keeps: ``HTTP 404``, ``timeout``, or the message."""
+    if failure.error_type is ErrorType.BLOCKED:
+        return f"blocked (HTTP {failure.http_status})"
     if failure.http_status is not None:
         return f"HTTP {failure.http_status}"
     if failure.error_type in _NAMED_ERRORS:

@@ -24,6 +24,7 @@ from typing import Protocol
 import aiohttp
 from yarl import URL
 
+from scrapejobs.blocks import detect
 from scrapejobs.crawler.errors import (
     FetchFailed,
     failure_from_exception,
@@ -59,12 +60,17 @@ class Response:
     retry_after_header: str | None
     redirects: tuple[str, ...] = ()
     """The URLs redirected through, ``url`` first, ``final_url`` not included."""
+    block: str | None = None
+    """The anti-bot challenge or block page it is (``scrapejobs.blocks``), if any."""
 
     def failure(self) -> Failure | None:
-        """The classified failure of an error status (4xx, 5xx), else None."""
-        if self.status < 400:
+        """The classified failure of a block or an error status (4xx, 5xx), else None."""
+        if self.status < 400 and self.block is None:
             return None
         retry_after = parse_retry_after(self.retry_after_header, datetime.now(UTC))
+        if self.block is not None:
+            message = f"blocked: {self.block} (HTTP {self.status}) at {self.final_url}"
+            return Failure(ErrorType.BLOCKED, message, self.status, retry_after)
         return failure_from_status(self.status, self.final_url, retry_after)
 
 
@@ -187,6 +193,7 @@ class Fetcher:
             size=max(length, received) if truncated and length is not None else received,
             truncated=truncated,
             retry_after_header=response.headers.get("Retry-After"),
+            block=detect(response.status, response.headers, response.cookies.keys(), body),
         )
 
 

@@ -7,21 +7,31 @@ database: another process heard a ``Retry-After``, or an operator paused the
 site). Before each request a crawl asks :meth:`SiteGate.left`; it waits out
 a short hold, and a long one (over the in-crawl cap) ends its attempt with
 :class:`SiteHeld`, for the job to wait without a worker.
+
+The gate also counts the blocks (anti-bot challenges) among each site's
+last :data:`BLOCK_WINDOW` responses, over every crawl of the process: when
+at least :data:`BLOCK_SHARE` of them are blocks, ``on_blocked`` tells the
+fleet, which opens the site's circuit (``Site.tripped``). So a site that
+blocks pages deep in crawls is backed off from, not only one whose start
+pages fail.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from scrapejobs.failures import Failure
 
-__all__ = ["SiteGate", "SiteHeld"]
+__all__ = ["BLOCK_SHARE", "BLOCK_WINDOW", "SiteGate", "SiteHeld"]
 
 HEARD = "heard"
 FLEET = "fleet"
+BLOCK_WINDOW = 20
+BLOCK_SHARE = 0.5
 
 
 class SiteHeld(Exception):
@@ -47,7 +57,10 @@ class SiteGate:
     def __init__(self, on_heard: Callable[[str, Failure], None] | None = None) -> None:
         self.on_heard = on_heard
         """Told of each cooldown a response asked for (the worker writes it for the fleet)."""
+        self.on_blocked: Callable[[str, str], None] | None = None
+        """Told (site, why) when most of a site's recent responses were blocks."""
         self._holds: dict[str, _Hold] = {}
+        self._answers: dict[str, deque[str | None]] = {}
 
     @staticmethod
     def _now() -> float:
@@ -72,6 +85,21 @@ class SiteGate:
         self._hold(site, failure.retry_after, f"HTTP {status} with Retry-After", HEARD)
         if self.on_heard is not None:
             self.on_heard(site, failure)
+
+    def answered(self, site: str, block: str | None) -> None:
+        """A response came from the site: a block (the signature's name) or not."""
+        window = self._answers.get(site)
+        if window is None:
+            window = self._answers[site] = deque(maxlen=BLOCK_WINDOW)
+        window.append(block)
+        if block is None or len(window) < BLOCK_WINDOW:
+            return
+        blocks = sum(1 for answer in window if answer is not None)
+        if blocks >= BLOCK_SHARE * BLOCK_WINDOW:
+            window.clear()  # the next verdict on this site waits for a new window
+            if self.on_blocked is not None:
+                why = f"{blocks} of the last {BLOCK_WINDOW} responses were blocks ({block})"
+                self.on_blocked(site, why)
 
     def hold(self, site: str, seconds: float, reason: str) -> None:
         """The fleet holds the site back (``inf``: until it says otherwise)."""

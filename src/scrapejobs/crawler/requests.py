@@ -1,4 +1,5 @@
-"""A crawl's requests: paced, retried in-crawl, slowed on 429/503, kept within the deadline.
+"""A crawl's requests: paced, retried in-crawl, slowed on 429/503 (and recovered),
+kept within the deadline.
 
 :class:`Requests` is what a :class:`~scrapejobs.crawler.run.CrawlRun` (and
 the robots and sitemap readers it drives) fetch with. Every GET waits its
@@ -13,7 +14,9 @@ Every request also asks the :class:`~scrapejobs.crawler.gate.SiteGate`
 whether its site is held back (a cooldown any crawl heard, or the fleet's):
 it waits out a short hold, and a long one ends the attempt with
 :class:`~scrapejobs.crawler.gate.SiteHeld`. A 429 or 503 with
-``Retry-After`` holds the site back for every crawl of the process.
+``Retry-After`` holds the site back for every crawl of the process. The gate
+counts blocks (``scrapejobs.blocks``); they do not slow the crawl, they open
+the site's circuit when most responses are blocks.
 """
 
 from __future__ import annotations
@@ -100,11 +103,14 @@ class Requests:
         response = await self.fetcher.get(
             url, max_bytes=max_bytes, time_limit=limit, sink=sink, known=known
         )
-        if response.status in SLOW_DOWN_STATUSES:
+        if response.status not in SLOW_DOWN_STATUSES:
+            self.pacer.speed_up(generation)
+        else:
             self.pacer.slow_down(generation)
             failure = response.failure()
             if failure is not None:
                 self.gate.heard(site, failure)
+        self.gate.answered(site, response.block)
         return response
 
     def _site(self, url: str) -> str:
