@@ -7,6 +7,7 @@ site's recent responses are blocks the gate tells the fleet.
 
 from __future__ import annotations
 
+import pytest
 from aiohttp import web
 
 from scrapejobs.crawler import Crawler
@@ -59,28 +60,22 @@ async def test_blocked_pages_deeper_are_recorded_and_not_followed(
     assert site.count("/trap") == 0
 
 
+@pytest.mark.parametrize(("blocked_every", "reported"), [(3, False), (1.5, True)])
 async def test_a_site_that_blocks_most_requests_is_reported_to_the_fleet(
-    crawler: Crawler, site: ScriptedSite
+    crawler: Crawler, site: ScriptedSite, blocked_every: float, reported: bool
 ) -> None:
-    reported: list[tuple[str, str]] = []
-    crawler.gate.on_blocked = lambda name, why: reported.append((name, why))
+    """Two in three responses blocked: reported; one in three: not."""
+    reports: list[tuple[str, str]] = []
+    crawler.gate.on_blocked = lambda name, why: reports.append((name, why))
     site.routes["/"] = links(*(f"/p{n}" for n in range(2 * BLOCK_WINDOW)))
     for n in range(2 * BLOCK_WINDOW):
-        site.routes[f"/p{n}"] = interstitial if n % 3 else links()  # two in three blocked
-    await crawl(crawler, site.origin, respectRobots=False, delay=0)
-    assert reported, "the gate never reported the blocks"
-    name, why = reported[0]
-    assert name == site.origin.removeprefix("http://")
-    assert why.endswith(f"of the last {BLOCK_WINDOW} responses were blocks (cloudflare challenge)")
-
-
-async def test_a_site_with_a_few_blocks_is_not_reported(
-    crawler: Crawler, site: ScriptedSite
-) -> None:
-    reported: list[tuple[str, str]] = []
-    crawler.gate.on_blocked = lambda name, why: reported.append((name, why))
-    site.routes["/"] = links(*(f"/p{n}" for n in range(2 * BLOCK_WINDOW)))
-    for n in range(2 * BLOCK_WINDOW):
-        site.routes[f"/p{n}"] = interstitial if n % 4 == 0 else links()  # one in four
-    await crawl(crawler, site.origin, respectRobots=False, delay=0)
-    assert reported == []
+        blocked = int(n / blocked_every) != int((n + 1) / blocked_every)
+        site.routes[f"/p{n}"] = interstitial if blocked else links()
+    await crawl(crawler, site.origin, respectRobots=False)
+    assert bool(reports) is reported
+    if reported:
+        name, why = reports[0]
+        assert name == site.origin.removeprefix("http://")
+        assert why.endswith(
+            f"of the last {BLOCK_WINDOW} responses were blocks (cloudflare challenge)"
+        )
