@@ -648,6 +648,9 @@ def crawl_with_scrapejobs(crawl: Crawl, api: str) -> tuple[list[dict[str, Any]],
             "respectRobots": True,
         },
     }
+    # The site's fleet-wide cap (default 8) as Scrapy's CONCURRENT_REQUESTS_PER_DOMAIN.
+    site = urlsplit(crawl.base_url).netloc
+    api_data("PATCH", f"{api}/api/domains/{site}", {"maxConcurrentRequests": crawl.concurrency})
     job_id = api_data("POST", f"{api}/api/scrape-jobs", body)["id"]
     job = wait_for_job(api, job_id, crawl.timeout)
     seconds = (

@@ -76,7 +76,9 @@ def postgres_url() -> Iterator[str]:
 async def _truncate(url: str) -> None:
     conn = await asyncpg.connect(_dsn(url))
     try:
-        await conn.execute("TRUNCATE pages, job_events, jobs, job_counts, failure_counts, sites")
+        await conn.execute(
+            "TRUNCATE pages, job_events, jobs, job_counts, failure_counts, sites, site_members"
+        )
     finally:
         await conn.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -64,3 +65,47 @@ async def serve_site(site: Site, port: int = 0) -> AsyncIterator[Site]:
         yield site
     finally:
         await runner.cleanup()
+
+
+@dataclass
+class Seen:
+    """What a counting site saw: every arrival, and the most requests in flight at once
+    from ``since`` on (a test sets it once the fleet under test has settled)."""
+
+    since: float = float("inf")
+    in_flight: int = 0
+    peak: int = 0
+    arrivals: list[float] = field(default_factory=list)
+
+    def most_in(self, window: float) -> int:
+        """The most arrivals from ``since`` on within any ``window`` seconds."""
+        times = [at for at in self.arrivals if at >= self.since]
+        return max(sum(1 for t in times if start <= t < start + window) for start in times)
+
+    def counted(self, body: str, pause: float) -> Handler:
+        """A page that answers after ``pause`` seconds, each request counted."""
+
+        async def handler(_request: web.Request) -> web.Response:
+            arrived = time.monotonic()
+            self.arrivals.append(arrived)
+            self.in_flight += 1
+            if arrived >= self.since:
+                self.peak = max(self.peak, self.in_flight)
+            try:
+                await asyncio.sleep(pause)
+                return html(body)
+            finally:
+                self.in_flight -= 1
+
+        return handler
+
+
+def counting_site(seen: Seen, jobs: int, pages: int, pause: float) -> Site:
+    """Jobs' start pages ``/{job}/`` link to ``pages`` pages each; every request counted."""
+    site = Site()
+    for job in range(jobs):
+        links = "".join(f'<a href="/{job}/{n}">p</a>' for n in range(pages))
+        site.routes[f"/{job}/"] = seen.counted(links, pause)
+        for n in range(pages):
+            site.routes[f"/{job}/{n}"] = seen.counted("page", pause)
+    return site

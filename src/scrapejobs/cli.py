@@ -101,6 +101,16 @@ CircuitOpenSeconds = Annotated[
         help="How long a site's circuit first stays open (then twice as long each time).",
     ),
 ]
+SiteSyncInterval = Annotated[
+    float,
+    typer.Option(
+        "--site-sync-interval",
+        min=0.05,
+        max=60,
+        envvar=_env("site-sync-interval"),
+        help="Seconds between a worker's syncs with the fleet's sites (limits, cooldowns).",
+    ),
+]
 
 
 def _settings(database_url: str, retry_delays: str, **fields: Any) -> Settings:
@@ -129,6 +139,7 @@ def serve(
     shutdown_grace: ShutdownGrace = 10.0,
     circuit_failures: CircuitFailures = 5,
     circuit_open_seconds: CircuitOpenSeconds = 30.0,
+    site_sync_interval: SiteSyncInterval = 1.0,
     log_level: Annotated[str, typer.Option(envvar=_env("log-level"))] = "info",
 ) -> None:
     """Serve the API with embedded crawl workers."""
@@ -145,6 +156,7 @@ def serve(
         shutdown_grace=shutdown_grace,
         circuit_failures=circuit_failures,
         circuit_open_seconds=circuit_open_seconds,
+        site_sync_interval=site_sync_interval,
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 
@@ -170,6 +182,7 @@ def worker(
     ] = 0,
     circuit_failures: CircuitFailures = 5,
     circuit_open_seconds: CircuitOpenSeconds = 30.0,
+    site_sync_interval: SiteSyncInterval = 1.0,
 ) -> None:
     """A standalone worker: claims jobs from the database and crawls them until SIGTERM."""
     settings = _settings(
@@ -181,6 +194,7 @@ def worker(
         shutdown_grace=shutdown_grace,
         circuit_failures=circuit_failures,
         circuit_open_seconds=circuit_open_seconds,
+        site_sync_interval=site_sync_interval,
     )
     if metrics_port:
         from prometheus_client import start_http_server

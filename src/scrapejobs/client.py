@@ -305,13 +305,23 @@ class Client:
         sites: list[dict[str, Any]] = self._call("GET", SITES, params=params)["data"]
         return sites
 
-    def site(self, site: str, *, paused: bool | None = None, resume: bool = False) -> Job:
-        """One site; ``paused`` pauses or unpauses it, ``resume`` ends its pause and cooldown."""
+    def site(
+        self,
+        site: str,
+        *,
+        paused: bool | None = None,
+        resume: bool = False,
+        limits: Mapping[str, float | int | None] | None = None,
+    ) -> Job:
+        """One site; ``paused`` pauses or unpauses it, ``resume`` ends its pause,
+        cooldown and open circuit, ``limits`` sets its fleet-wide
+        ``maxRequestsPerSecond`` / ``maxConcurrentRequests`` (None removes one)."""
         path = f"{SITES}/{quote(site, safe=':[]')}"
         if resume:
             data: Job = self._call("POST", f"{path}/resume")["data"]
-        elif paused is not None:
-            data = self._call("PATCH", path, json={"paused": paused})["data"]
+        elif paused is not None or limits:
+            body = {**(limits or {}), **({} if paused is None else {"paused": paused})}
+            data = self._call("PATCH", path, json=body)["data"]
         else:
             data = self._call("GET", path)["data"]
         return data

@@ -55,7 +55,13 @@ async def _working(manager: JobManager, settings: Settings, workers: int) -> Asy
     from scrapejobs.worker import Worker
 
     crawler = Crawler(policy=AddressPolicy(allow_private_networks=settings.allow_private_networks))
-    worker = Worker(manager, crawler, concurrency=workers, shutdown_grace=settings.shutdown_grace)
+    worker = Worker(
+        manager,
+        crawler,
+        concurrency=workers,
+        shutdown_grace=settings.shutdown_grace,
+        site_sync_interval=settings.site_sync_interval,
+    )
     running = asyncio.create_task(worker.run())
     try:
         yield

@@ -34,6 +34,7 @@ class Settings:
     shutdown_grace: float = 10.0
     circuit_failures: int = 5
     circuit_open_seconds: float = 30.0
+    site_sync_interval: float = 1.0
     policy: RetryPolicy = field(init=False)
 
     def __post_init__(self) -> None:
@@ -46,6 +47,8 @@ class Settings:
             raise ValueError("shutdown grace must be 0 to 3600 seconds")
         if self.circuit_failures < 0 or not 0 < self.circuit_open_seconds <= 86_400:
             raise ValueError("circuit failures must be 0 or more, its open seconds 0 to a day")
+        if not 0.05 <= self.site_sync_interval <= 60:
+            raise ValueError("site sync interval must be 0.05 to 60 seconds")
         object.__setattr__(self, "policy", RetryPolicy(delays=self.retry_delays))
 
     @property

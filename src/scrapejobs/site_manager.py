@@ -7,10 +7,12 @@ cooldowns and circuits).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
+from scrapejobs import limits
 from scrapejobs.errors import InvalidRequest, SiteNotFound
 from scrapejobs.failures import Failure
 from scrapejobs.jobs import InvalidDomain, JobStatus, normalize_domain
@@ -41,6 +43,8 @@ class SiteView:
     site: Site
     now: datetime
     jobs: dict[JobStatus, int]
+    workers: int = 0
+    """Worker processes crawling it now (sharing its limits)."""
 
     @property
     def status(self) -> SiteStatus:
@@ -56,9 +60,9 @@ class SiteManager:
         self.breaker = breaker or Breaker()
 
     async def _views(self, found: Sequence[Site]) -> list[SiteView]:
-        counts = await self._store.site_job_counts([site.site for site in found])
         now = self.clock()
-        return [SiteView(site, now, counts[site.site]) for site in found]
+        counts, workers = await self._store.site_counts([site.site for site in found], now)
+        return [SiteView(site, now, counts[site.site], workers[site.site]) for site in found]
 
     async def _view(self, site: Site) -> SiteView:
         [view] = await self._views([site])
@@ -85,9 +89,15 @@ class SiteManager:
 
     async def pause(self, name: str, paused: bool = True) -> SiteView:
         """Hold the site's jobs back (or let them go again) until told otherwise."""
+        return await self.update(name, paused=paused)
+
+    async def update(self, name: str, **changes: Any) -> SiteView:
+        """Set what an operator sets on a site, in one step: ``paused``, the
+        fleet-wide ``max_requests_per_second`` and ``max_concurrent_requests``
+        (None: no cap, the default concurrency)."""
         now = self.clock()
         site = await self._store.update_site(
-            site_name(name), lambda site: replace(site, paused=paused, updated_at=now), now
+            site_name(name), lambda site: replace(site, **changes, updated_at=now), now
         )
         return await self._view(site)
 
@@ -105,6 +115,42 @@ class SiteManager:
             return None
         return await self._store.update_site(
             site, lambda current: current.cooled_down(*cooldown, now), now
+        )
+
+    # -- the fleet's workers ----------------------------------------------------
+
+    async def sync_members(
+        self, worker_id: str, rates: Mapping[str, float], *, seconds: float
+    ) -> dict[str, tuple[Site | None, dict[str, float]]]:
+        """``worker_id`` crawls the sites ``rates`` names, for ``seconds`` at least:
+        each site's state and the workers crawling it now, with their requests/s."""
+        now = self.clock()
+        until = now + timedelta(seconds=seconds)
+        return await self._store.sync_site_members(worker_id, rates, until, now)
+
+    async def leave(self, worker_id: str, sites: Sequence[str] = ()) -> None:
+        """``worker_id`` no longer crawls ``sites`` (any site, if none is named)."""
+        await self._store.leave_sites(worker_id, sites)
+
+    async def slowed(self, site: str, fleet_rate: float, *, gap: float) -> Site:
+        """The site answered 429 or 503: the fleet's rate halves (once per ``gap``)."""
+        now = self.clock()
+        return await self._store.update_site(
+            site, lambda current: limits.slowed(current, fleet_rate, now, gap), now
+        )
+
+    async def recover(self, site: str, *, gap: float) -> Site:
+        """A ``gap`` without a slow-down: the fleet's lowered rate regains a step."""
+        now = self.clock()
+        return await self._store.update_site(
+            site, lambda current: limits.recovered(current, now, gap), now
+        )
+
+    async def set_crawl_delay(self, site: str, seconds: float) -> Site:
+        """A crawl read the site's robots.txt ``Crawl-delay``: it holds fleet-wide."""
+        now = self.clock()
+        return await self._store.update_site(
+            site, lambda current: replace(current, crawl_delay=seconds or None, updated_at=now), now
         )
 
     async def trip(self, site: str, reason: str) -> Site:

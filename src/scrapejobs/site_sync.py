@@ -7,10 +7,15 @@ server shares):
   ``Retry-After``) is written for the fleet at once: no worker claims the
   site's jobs until it ends; so is an open circuit, when most of a site's
   recent responses here were blocks;
-- every ``interval`` seconds the sites of the running crawls are read back:
-  a cooldown another process heard, an open circuit, or an operator's pause,
-  holds this worker's crawls of the site too (a pause until it is lifted). A
-  crawl thus learns of another process's cooldown within ``interval``.
+  a 429 or 503 lowers the site's fleet-wide rate, and a ``Crawl-delay`` a
+  crawl read holds for the fleet (``scrapejobs.limits``);
+- every ``interval`` seconds (and when a crawl of a new site starts) the
+  worker renews its membership of the sites it crawls and reads them back: it
+  takes its share of each site's limits (``limits.share_of``) for its
+  :class:`~scrapejobs.crawler.limiter.SiteLimiter`, and a cooldown another
+  process heard, an open circuit, or an operator's pause, holds its crawls of
+  the site too (a pause until it is lifted). A crawl thus learns of another
+  process's cooldown, and a new member's arrival, within ``interval``.
 """
 
 from __future__ import annotations
@@ -19,25 +24,44 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from scrapejobs.crawler import SiteGate
 from scrapejobs.errors import ScrapeJobsError
 from scrapejobs.failures import Failure
+from scrapejobs.limits import share_of
 from scrapejobs.manager import JobManager
+from scrapejobs.sites import Site
 
 __all__ = ["SiteSync"]
 
 log = logging.getLogger(__name__)
 
 
+MEMBER_SYNCS = 3
+"""A worker stays a member of a site for this many sync intervals after its last sync."""
+
+
 class SiteSync:
-    def __init__(self, manager: JobManager, gate: SiteGate, *, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        manager: JobManager,
+        gate: SiteGate,
+        *,
+        interval: float = 1.0,
+        worker_id: str = "worker",
+    ) -> None:
         self.manager = manager
         self.gate = gate
         self.interval = interval
+        self.worker_id = worker_id
         gate.on_heard = self.heard
         gate.on_blocked = self.blocked
+        gate.on_slowed = self.slowed
+        gate.on_crawl_delay = self.crawl_delay
+        self.joined: set[str] = set()
+        """The sites this worker is a member of."""
+        self._fleet_rates: dict[str, float] = {}
         self._writes: set[asyncio.Task[None]] = set()
 
     def heard(self, site: str, failure: Failure) -> None:
@@ -47,6 +71,16 @@ class SiteSync:
     def blocked(self, site: str, reason: str) -> None:
         """Most responses from ``site`` here were blocks: open its circuit for everyone."""
         self._write(site, "its open circuit", self.manager.sites.trip(site, reason))
+
+    def slowed(self, site: str) -> None:
+        """A crawl here got a 429 or 503: the fleet's rate for the site halves."""
+        fleet_rate = self._fleet_rates.get(site, 0.0)
+        slowed = self.manager.sites.slowed(site, fleet_rate, gap=self.interval)
+        self._write(site, "its lowered rate", slowed)
+
+    def crawl_delay(self, site: str, seconds: float) -> None:
+        """A crawl here read the site's ``Crawl-delay``: it holds for the fleet."""
+        self._write(site, "its Crawl-delay", self.manager.sites.set_crawl_delay(site, seconds))
 
     def _write(self, site: str, what: str, write: Awaitable[object]) -> None:
         async def run() -> None:
@@ -60,19 +94,43 @@ class SiteSync:
         task.add_done_callback(self._writes.discard)
 
     async def sync(self, sites: set[str]) -> None:
-        """Hold back (or let go) this worker's crawls of ``sites`` as the fleet says."""
-        for name in sorted(sites):
-            try:
-                site = await self.manager.sites.state(name)
-            except ScrapeJobsError:
-                continue  # the database is away: the next round tries again
-            hold = site.hold(self.manager.clock()) if site else None
-            if hold is None:
-                self.gate.let_go(name)
-                continue
+        """Renew this worker's membership of ``sites`` (and leave the others); share
+        their limits, and hold back (or let go) its crawls of them, as the fleet says."""
+        rates = {name: self.gate.limiter(name).sent() for name in sites}
+        try:
+            found = await self.manager.sites.sync_members(
+                self.worker_id, rates, seconds=MEMBER_SYNCS * self.interval
+            )
+            if gone := sorted(self.joined - sites):
+                await self.manager.sites.leave(self.worker_id, gone)
+        except ScrapeJobsError:
+            return  # the database is away: the next round tries again
+        for name in gone:
+            self.gate.limiters.pop(name, None)
+        self.joined = set(sites)
+        for name, (site, members) in found.items():
+            self._fleet_rates[name] = sum(members.values())
+            await self._apply(name, site or Site(name, self.manager.clock()), members)
+
+    async def join(self, site: str, running: set[str]) -> None:
+        """A crawl of ``site`` is about to start: share its limits first, if not yet."""
+        if site not in self.joined:
+            await self.sync(running | {site})
+
+    async def _apply(self, name: str, site: Site, members: Mapping[str, float]) -> None:
+        now = self.manager.clock()
+        hold = site.hold(now)
+        if hold is None:
+            self.gate.let_go(name)
+        else:
             until, reason = hold
-            seconds = (until - self.manager.clock()).total_seconds() if until else math.inf
+            seconds = (until - now).total_seconds() if until else math.inf
             self.gate.hold(name, seconds, reason)
+        share = share_of(site, list(members), self.worker_id)
+        await self.gate.limiter(name).set(share.rate, share.concurrency)
+        if site.adaptive_rate is not None:
+            recovering = self.manager.sites.recover(name, gap=self.interval)
+            self._write(name, "its recovering rate", recovering)
 
     async def run(self, sites: Callable[[], set[str]]) -> None:
         """:meth:`sync` the sites ``sites()`` names, every ``interval``, until cancelled."""
@@ -82,6 +140,9 @@ class SiteSync:
                 await self.sync(running)
 
     async def close(self) -> None:
-        """Wait for the cooldowns being written."""
+        """Wait for the writes under way, then leave every site."""
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*self._writes)
+        with contextlib.suppress(ScrapeJobsError):  # else the rows expire by themselves
+            await self.manager.sites.leave(self.worker_id)
+        self.joined = set()

@@ -162,6 +162,17 @@ class Site:
     """The job claimed as the probe of a half-open circuit."""
     probe_until: datetime | None = None
     """The probe's claim holds the half-open site until then (its first lease)."""
+    max_requests_per_second: float | None = None
+    """The operator's cap for the whole fleet (None: none); see ``limits.py``."""
+    max_concurrent_requests: int | None = None
+    """The operator's cap on requests in flight (None: ``DEFAULT_SITE_CONCURRENCY``)."""
+    crawl_delay: float | None = None
+    """The site's robots.txt ``Crawl-delay``, as a crawl last read it."""
+    adaptive_rate: float | None = None
+    """The fleet's rate while lowered by 429s and 503s (None: not lowered)."""
+    rate_before: float | None = None
+    """The fleet's rate when it was first lowered: recovery stops there."""
+    rate_changed_at: datetime | None = None
 
     def status(self, now: datetime) -> SiteStatus:
         if self.paused:

@@ -98,8 +98,19 @@ class Store(Protocol):
     async def update_site(self, site: str, change: Callable[[Site], Site], now: datetime) -> Site:
         """Apply ``change`` to the site's state as one step (no concurrent change is lost)."""
 
-    async def site_job_counts(self, names: Sequence[str]) -> dict[str, dict[JobStatus, int]]:
-        """Jobs by status of each of the sites ``names``."""
+    async def sync_site_members(
+        self, worker_id: str, rates: Mapping[str, float], until: datetime, now: datetime
+    ) -> dict[str, tuple[Site | None, dict[str, float]]]:
+        """``worker_id`` crawls the sites ``rates`` names (at those requests/s) until
+        ``until``; each one's state (None: no row) and fresh members with their rates."""
+
+    async def leave_sites(self, worker_id: str, names: Sequence[str] = ()) -> None:
+        """``worker_id`` no longer crawls ``names`` (none of its sites, if empty)."""
+
+    async def site_counts(
+        self, names: Sequence[str], now: datetime
+    ) -> tuple[dict[str, dict[JobStatus, int]], dict[str, int]]:
+        """Jobs by status of each of the sites ``names``, and the workers crawling it now."""
 
     # -- pages ------------------------------------------------------------------
 

@@ -90,7 +90,9 @@ class Worker:
         self.shutdown_grace = shutdown_grace
         self._stopping = asyncio.Event()
         self._runs: set[_Run] = set()
-        self.sites = SiteSync(manager, crawler.gate, interval=site_sync_interval)
+        self.sites = SiteSync(
+            manager, crawler.gate, interval=site_sync_interval, worker_id=self.worker_id
+        )
 
     @property
     def heartbeat_interval(self) -> float:
@@ -102,7 +104,7 @@ class Worker:
 
     async def run(self) -> None:
         slots = [asyncio.create_task(self._slot()) for _ in range(self.concurrency)]
-        syncing = asyncio.create_task(self.sites.run(lambda: {r.job.site for r in self._runs}))
+        syncing = asyncio.create_task(self.sites.run(self._sites))
         await self._stopping.wait()
         _, pending = await asyncio.wait(slots, timeout=self.shutdown_grace)
         for run in list(self._runs):
@@ -111,6 +113,10 @@ class Worker:
         syncing.cancel()
         await asyncio.gather(syncing, return_exceptions=True)
         await self.sites.close()
+
+    def _sites(self) -> set[str]:
+        """The sites of the jobs this worker runs."""
+        return {run.job.site for run in self._runs}
 
     async def _slot(self) -> None:
         """One claim-crawl-report loop; ``concurrency`` of them run side by side."""
@@ -137,6 +143,7 @@ class Worker:
         self._runs.add(run)
         heartbeat = asyncio.create_task(self._heartbeat(run))
         try:
+            await self.sites.join(job.site, self._sites())
             run.crawl = asyncio.create_task(self._crawl(run))
             await asyncio.wait({run.crawl})
             await self._finish(run)

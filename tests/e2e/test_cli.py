@@ -450,3 +450,21 @@ def test_domains_lists_pauses_and_resumes_a_site(server: str) -> None:
     assert json.loads(resumed.stdout)["state"] == "open"
     missing = invoke("domains", "show", "nowhere.example", server=server)
     assert missing.returncode == 1 and "Site not found" in missing.stderr
+
+
+def test_domains_limit_sets_and_removes_a_sites_fleet_limits(server: str) -> None:
+    name = f"limited-{uuid.uuid4().hex[:8]}.example"
+    with Client(server) as client:
+        client.create_job(name)
+    limited = invoke(
+        "domains", "limit", name, "--rate", "2.5", "--concurrency", "3", "--json", server=server
+    )
+    limits = json.loads(limited.stdout)["limits"]
+    assert (limits["rateLimit"], limits["concurrencyLimit"]) == (2.5, 3)
+    table = invoke("domains", "show", name, server=server)
+    assert "2.5/s, 3 at once" in table.stdout
+    removed = invoke("domains", "limit", name, "--rate", "0", "--json", server=server)
+    limits = json.loads(removed.stdout)["limits"]
+    assert (limits["rateLimit"], limits["concurrencyLimit"]) == (None, 3)
+    nothing = invoke("domains", "limit", name, server=server)
+    assert nothing.returncode == 2 and "give --rate, --concurrency or both" in nothing.stderr

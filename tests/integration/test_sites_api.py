@@ -55,6 +55,27 @@ async def test_pause_and_resume_a_site(api: httpx.AsyncClient) -> None:
     assert (await api.post(f"{JOBS}/next", json={"workerId": "w1"})).json()["data"] is not None
 
 
+async def test_a_sites_fleet_limits_are_set_shown_and_removed(api: httpx.AsyncClient) -> None:
+    await create(api, domain="limits.example")
+    body = {"maxRequestsPerSecond": 2.5, "maxConcurrentRequests": 3}
+    set_ = (await api.patch(f"{DOMAINS}/limits.example", json=body)).json()
+    assert set_["message"] == "Site limits set"
+    assert set_["data"]["state"] == "open"
+    assert set_["data"]["limits"] == {
+        "maxRequestsPerSecond": 2.5,
+        "maxConcurrentRequests": 3,
+        "crawlDelay": None,
+        "adaptiveRate": None,
+        "rateLimit": 2.5,
+        "concurrencyLimit": 3,
+    }
+    cleared = await api.patch(f"{DOMAINS}/limits.example", json={"maxRequestsPerSecond": None})
+    limits = cleared.json()["data"]["limits"]
+    assert (limits["rateLimit"], limits["concurrencyLimit"]) == (None, 3)
+    default = await api.patch(f"{DOMAINS}/limits.example", json={"maxConcurrentRequests": None})
+    assert default.json()["data"]["limits"]["concurrencyLimit"] == 8
+
+
 async def test_the_list_pages_and_filters_by_state(api: httpx.AsyncClient) -> None:
     for domain in ("a.example", "b.example", "c.example"):
         await create(api, domain=domain)
@@ -74,6 +95,12 @@ async def test_the_list_pages_and_filters_by_state(api: httpx.AsyncClient) -> No
         ("patch", f"{DOMAINS}/a.example", {"paused": "yes"}, 400),
         ("patch", f"{DOMAINS}/a.example", {"paused": True, "rate": 5}, 400),
         ("patch", f"{DOMAINS}/a.example", {}, 400),
+        ("patch", f"{DOMAINS}/a.example", {"paused": None}, 400),
+        ("patch", f"{DOMAINS}/a.example", {"maxRequestsPerSecond": 0}, 400),
+        ("patch", f"{DOMAINS}/a.example", {"maxRequestsPerSecond": "fast"}, 400),
+        ("patch", f"{DOMAINS}/a.example", {"maxConcurrentRequests": 0}, 400),
+        ("patch", f"{DOMAINS}/a.example", {"maxConcurrentRequests": 1.5}, 400),
+        ("patch", f"{DOMAINS}/a.example", {"maxConcurrentRequests": 257}, 400),
         ("get", f"{DOMAINS}?state=closed", None, 400),
         ("get", f"{DOMAINS}?limit=0", None, 400),
     ],

@@ -23,6 +23,9 @@ DOMAIN_MODULES = [
     "transitions.py",
     "queries.py",
     "store.py",
+    "sites.py",
+    "limits.py",
+    "blocks.py",
 ]
 ADAPTERS = ["web", "console", "crawler", "worker.py"]
 MAX_MODULE_LINES = 400

@@ -60,11 +60,25 @@ def sites_table(sites: Iterable[dict[str, Any]]) -> Table:
     return table
 
 
+def limits_text(limits: dict[str, Any]) -> str:
+    """``2.5/s, 3 at once``: the site's limits for the fleet now."""
+    rate = limits.get("rateLimit")
+    at_once = limits.get("concurrencyLimit")
+    pace = f"{rate:g}/s" if rate else "any rate"
+    return f"{pace}, {at_once} at once" if at_once else pace
+
+
 def _show(sites: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         print_json(sites if len(sites) != 1 else sites[0])
         return
     stdout().print(sites_table(sites))
+    if len(sites) == 1:
+        [site] = sites
+        limits = limits_text(site.get("limits") or {})
+        stdout().print(
+            Text(f"Limits for the fleet: {limits}; workers on it: {site.get('workers')}")
+        )
 
 
 @domains_app.callback()
@@ -102,6 +116,34 @@ def pause(
     """Hold a site's jobs back (running crawls stop, their jobs wait) until unpaused."""
     with connected(server) as client:
         _show([client.site(site, paused=not unpause)], as_json)
+
+
+@domains_app.command("limit")
+def limit(
+    site: SiteName,
+    rate: Annotated[
+        float | None,
+        typer.Option("--rate", min=0, help="Requests/s for the whole fleet (0: no cap)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency", min=0, max=256, help="Requests in flight, fleet-wide (0: default)."
+        ),
+    ] = None,
+    server: Server = DEFAULT_SERVER,
+    as_json: AsJson = False,
+) -> None:
+    """Set a site's limits for the whole fleet (every job, every worker)."""
+    limits: dict[str, float | int | None] = {}
+    if rate is not None:
+        limits["maxRequestsPerSecond"] = rate or None
+    if concurrency is not None:
+        limits["maxConcurrentRequests"] = concurrency or None
+    if not limits:
+        raise typer.BadParameter("give --rate, --concurrency or both")
+    with connected(server) as client:
+        _show([client.site(site, limits=limits)], as_json)
 
 
 @domains_app.command("resume")

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from scrapejobs.crawler.limiter import SiteLimiter
 from scrapejobs.failures import Failure
 
 __all__ = ["BLOCK_SHARE", "BLOCK_WINDOW", "SiteGate", "SiteHeld"]
@@ -59,8 +60,35 @@ class SiteGate:
         """Told of each cooldown a response asked for (the worker writes it for the fleet)."""
         self.on_blocked: Callable[[str, str], None] | None = None
         """Told (site, why) when most of a site's recent responses were blocks."""
+        self.on_slowed: Callable[[str], None] | None = None
+        """Told of each 429 or 503 (the fleet lowers the site's rate)."""
+        self.on_crawl_delay: Callable[[str, float], None] | None = None
+        """Told of a site's ``Crawl-delay`` when a crawl reads a new one."""
         self._holds: dict[str, _Hold] = {}
         self._answers: dict[str, deque[str | None]] = {}
+        self.limiters: dict[str, SiteLimiter] = {}
+        """The process's share of each site's fleet-wide limits."""
+        self._crawl_delays: dict[str, float] = {}
+
+    def limiter(self, site: str) -> SiteLimiter:
+        found = self.limiters.get(site)
+        if found is None:
+            found = self.limiters[site] = SiteLimiter()
+        return found
+
+    def slowed(self, site: str) -> None:
+        """The site answered 429 or 503: this process slows at once, the fleet is told."""
+        self.limiter(site).slow_down()
+        if self.on_slowed is not None:
+            self.on_slowed(site)
+
+    def crawl_delay(self, site: str, seconds: float) -> None:
+        """A crawl read the site's ``Crawl-delay``: it holds for every crawl of the fleet."""
+        self.limiter(site).at_least(seconds)
+        if self._crawl_delays.get(site) != seconds:
+            self._crawl_delays[site] = seconds
+            if self.on_crawl_delay is not None:
+                self.on_crawl_delay(site, seconds)
 
     @staticmethod
     def _now() -> float:

@@ -99,14 +99,20 @@ class Requests:
         left = self.time_left()
         if left is not None and left <= 0:
             raise DeadlinePassed(url)
-        limit = None if left is None else min(self.settings.timeout, left)
-        response = await self.fetcher.get(
-            url, max_bytes=max_bytes, time_limit=limit, sink=sink, known=known
-        )
+        try:
+            async with asyncio.timeout(left), self.gate.limiter(site).slot():
+                left = self.time_left()
+                limit = None if left is None else min(self.settings.timeout, max(left, 0.001))
+                response = await self.fetcher.get(
+                    url, max_bytes=max_bytes, time_limit=limit, sink=sink, known=known
+                )
+        except TimeoutError:
+            raise DeadlinePassed(url) from None
         if response.status not in SLOW_DOWN_STATUSES:
             self.pacer.speed_up(generation)
         else:
             self.pacer.slow_down(generation)
+            self.gate.slowed(site)
             failure = response.failure()
             if failure is not None:
                 self.gate.heard(site, failure)

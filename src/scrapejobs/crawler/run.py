@@ -56,6 +56,7 @@ from scrapejobs.crawler.urls import (
     start_url,
 )
 from scrapejobs.failures import ErrorType, Failure
+from scrapejobs.sites import site_of
 
 __all__ = ["JOB_TYPES", "CrawlRun"]
 
@@ -167,6 +168,8 @@ class CrawlRun:
         if self.settings.respect_robots:
             self.robots[origin] = rules
             self.requests.pacer.at_least(rules.crawl_delay)
+            if rules.crawl_delay:  # it holds for every crawl of the site, fleet-wide
+                self.requests.gate.crawl_delay(site_of(origin), rules.crawl_delay)
         return rules
 
     def _allowed(self, url: str, origin: str) -> bool:

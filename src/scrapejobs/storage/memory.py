@@ -43,6 +43,7 @@ class MemoryStore:
         self.history: dict[str, list[JobEvent]] = {}
         self.pages: dict[str, list[dict[str, Any]]] = {}
         self.sites: dict[str, Site] = {}
+        self.site_members: dict[str, dict[str, tuple[datetime, float]]] = {}
         self._keys: dict[str, tuple[str, str | None]] = {}
         self._page_ids = itertools.count(1)
 
@@ -180,12 +181,33 @@ class MemoryStore:
         self.sites[site] = change(self.sites.get(site, Site(site, updated_at=now)))
         return self.sites[site]
 
-    async def site_job_counts(self, names: Sequence[str]) -> dict[str, dict[JobStatus, int]]:
+    async def sync_site_members(
+        self, worker_id: str, rates: Mapping[str, float], until: datetime, now: datetime
+    ) -> dict[str, tuple[Site | None, dict[str, float]]]:
+        found: dict[str, tuple[Site | None, dict[str, float]]] = {}
+        for name, rate in rates.items():
+            members = self.site_members.setdefault(name, {})
+            members[worker_id] = (until, rate)
+            fresh = {member: sent for member, (seen, sent) in members.items() if seen > now}
+            found[name] = (self.sites.get(name), fresh)
+        return found
+
+    async def leave_sites(self, worker_id: str, names: Sequence[str] = ()) -> None:
+        for name in names or list(self.site_members):
+            self.site_members.get(name, {}).pop(worker_id, None)
+
+    async def site_counts(
+        self, names: Sequence[str], now: datetime
+    ) -> tuple[dict[str, dict[JobStatus, int]], dict[str, int]]:
         counts = {name: dict.fromkeys(JobStatus, 0) for name in names}
         for job in self.jobs.values():
             if job.site in counts:
                 counts[job.site][job.status] += 1
-        return counts
+        members = {
+            name: sum(1 for seen, _ in self.site_members.get(name, {}).values() if seen > now)
+            for name in names
+        }
+        return counts, members
 
     # -- pages ------------------------------------------------------------------
 

@@ -106,6 +106,12 @@ SITE_FIELDS = (
     "breaker_reason",
     "probe_job_id",
     "probe_until",
+    "max_requests_per_second",
+    "max_concurrent_requests",
+    "crawl_delay",
+    "adaptive_rate",
+    "rate_before",
+    "rate_changed_at",
 )
 _EVENT_ONLY_COLUMNS = ("id", "domain", "job_type", "job_created_at")
 

@@ -10,7 +10,7 @@ claim's filter (:func:`admits`, :func:`take_probe`) and a success's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from scrapejobs.jobs import JobStatus
 from scrapejobs.sites import CLOSED_CIRCUIT, Site, SiteStatus
 from scrapejobs.storage.rows import site_from_row, site_values
-from scrapejobs.storage.tables import jobs, sites
+from scrapejobs.storage.tables import jobs, site_members, sites
 
 __all__ = [
     "admits",
@@ -29,7 +29,10 @@ __all__ = [
     "ensure",
     "get",
     "job_counts",
+    "leave",
     "listing",
+    "member_counts",
+    "sync_members",
     "take_probe",
     "update",
 ]
@@ -162,3 +165,61 @@ async def job_counts(
     for name, status, count in await conn.execute(statement):
         counts[name][JobStatus(status)] = int(count)
     return counts
+
+
+async def sync_members(
+    conn: AsyncConnection,
+    worker_id: str,
+    rates: Mapping[str, float],
+    until: datetime,
+    now: datetime,
+) -> dict[str, tuple[Site | None, dict[str, float]]]:
+    """``worker_id`` crawls the sites ``rates`` names (at those rates) until
+    ``until``: each site's state and its fresh members with their rates."""
+    names = sorted(rates)
+    if not names:
+        return {}
+    rows = [
+        {"site": name, "worker_id": worker_id, "seen_until": until, "rate": rates[name]}
+        for name in names
+    ]
+    statement = _insert(conn)(site_members).values(rows)
+    excluded = statement.excluded
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[site_members.c.site, site_members.c.worker_id],
+            set_={"seen_until": excluded.seen_until, "rate": excluded.rate},
+        )
+    )
+    found: dict[str, tuple[Site | None, dict[str, float]]] = {name: (None, {}) for name in names}
+    for row in await conn.execute(sites.select().where(sites.c.site.in_(names))):
+        found[row.site] = (site_from_row(row), {})
+    fresh = sa.select(site_members.c.site, site_members.c.worker_id, site_members.c.rate).where(
+        site_members.c.site.in_(names), site_members.c.seen_until > now
+    )
+    for name, member, rate in await conn.execute(fresh):
+        found[name][1][member] = rate
+    return found
+
+
+async def member_counts(
+    conn: AsyncConnection, names: Sequence[str], now: datetime
+) -> dict[str, int]:
+    """How many workers crawl each site in ``names`` now (zeros included)."""
+    counts = dict.fromkeys(names, 0)
+    statement = (
+        sa.select(site_members.c.site, sa.func.count())
+        .where(site_members.c.site.in_(list(names)), site_members.c.seen_until > now)
+        .group_by(site_members.c.site)
+    )
+    for name, count in await conn.execute(statement):
+        counts[name] = int(count)
+    return counts
+
+
+async def leave(conn: AsyncConnection, worker_id: str, names: Sequence[str]) -> None:
+    """``worker_id`` no longer crawls ``names`` (all its sites when ``names`` is empty)."""
+    statement = site_members.delete().where(site_members.c.worker_id == worker_id)
+    if names:
+        statement = statement.where(site_members.c.site.in_(list(names)))
+    await conn.execute(statement)

@@ -270,9 +270,22 @@ class SqlStore:
         async with self._transaction(write=True) as conn:
             return await site_rows.update(conn, site, change, now)
 
-    async def site_job_counts(self, names: Sequence[str]) -> dict[str, dict[JobStatus, int]]:
+    async def sync_site_members(
+        self, worker_id: str, rates: Mapping[str, float], until: datetime, now: datetime
+    ) -> dict[str, tuple[Site | None, dict[str, float]]]:
+        async with self._transaction(write=True) as conn:
+            return await site_rows.sync_members(conn, worker_id, rates, until, now)
+
+    async def leave_sites(self, worker_id: str, names: Sequence[str] = ()) -> None:
+        async with self._transaction(write=True) as conn:
+            await site_rows.leave(conn, worker_id, names)
+
+    async def site_counts(
+        self, names: Sequence[str], now: datetime
+    ) -> tuple[dict[str, dict[JobStatus, int]], dict[str, int]]:
         async with self._transaction() as conn:
-            return await site_rows.job_counts(conn, names)
+            jobs_of = await site_rows.job_counts(conn, names)
+            return jobs_of, await site_rows.member_counts(conn, names, now)
 
     # -- pages -------------------------------------------------------------------
 

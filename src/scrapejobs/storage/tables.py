@@ -21,6 +21,7 @@ __all__ = [
     "jobs",
     "metadata",
     "pages",
+    "site_members",
     "sites",
 ]
 
@@ -134,6 +135,23 @@ sites = sa.Table(
     sa.Column("breaker_reason", sa.Text),
     sa.Column("probe_job_id", sa.String(36)),
     sa.Column("probe_until", UTCDateTime),
+    sa.Column("max_requests_per_second", sa.Float),
+    sa.Column("max_concurrent_requests", sa.Integer),
+    sa.Column("crawl_delay", sa.Float),
+    sa.Column("adaptive_rate", sa.Float),
+    sa.Column("rate_before", sa.Float),
+    sa.Column("rate_changed_at", UTCDateTime),
+)
+
+# The worker processes crawling each site now (migration 0008): each renews its
+# row every sync; the site's limits are shared among the rows still fresh.
+site_members = sa.Table(
+    "site_members",
+    metadata,
+    sa.Column("site", sa.String(300), primary_key=True),
+    sa.Column("worker_id", sa.String(200), primary_key=True),
+    sa.Column("seen_until", UTCDateTime, nullable=False),
+    sa.Column("rate", sa.Float, nullable=False, server_default="0"),
 )
 
 job_events = sa.Table(

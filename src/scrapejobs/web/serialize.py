@@ -6,6 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from scrapejobs import limits
 from scrapejobs.events import Attempt
 from scrapejobs.jobs import PAGE_FIELDS, Job, system_facts, timestamp
 from scrapejobs.site_manager import SiteView
@@ -86,6 +87,14 @@ def site_state_json(site: Site, now: datetime) -> dict[str, Any]:
             "reason": site.breaker_reason,
             "probeJobId": site.probe_job_id,
         },
+        "limits": {
+            "maxRequestsPerSecond": site.max_requests_per_second,
+            "maxConcurrentRequests": site.max_concurrent_requests,
+            "crawlDelay": site.crawl_delay,
+            "adaptiveRate": site.adaptive_rate,
+            "rateLimit": limits.rate_limit(site),
+            "concurrencyLimit": limits.concurrency_limit(site),
+        },
         "updatedAt": _ts(site.updated_at),
     }
 
@@ -99,4 +108,5 @@ def _circuit_state(site: Site, now: datetime) -> str:
 def site_json(view: SiteView) -> dict[str, Any]:
     """A site as ``/api/domains`` shows it: its state (as the view saw it) and its jobs."""
     state = site_state_json(view.site, view.now)
-    return state | {"jobs": {status.value: count for status, count in view.jobs.items()}}
+    jobs = {status.value: count for status, count in view.jobs.items()}
+    return state | {"jobs": jobs, "workers": view.workers}

@@ -6,11 +6,11 @@ an origin) and answered under its normalized name (``127.0.0.1:8081``).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, model_validator
 
 from scrapejobs.schemas import StrictModel
 from scrapejobs.sites import SiteStatus
@@ -30,9 +30,25 @@ class SiteQuery(StrictModel):
 
 
 class SiteUpdate(StrictModel):
-    """``PATCH /api/domains/{site}``."""
+    """``PATCH /api/domains/{site}``: any of these; a limit set to null is removed."""
 
-    paused: StrictBool
+    paused: StrictBool = False
+    maxRequestsPerSecond: Annotated[float, Field(gt=0, le=10_000)] | None = None
+    maxConcurrentRequests: Annotated[int, Field(ge=1, le=256)] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> SiteUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give paused, maxRequestsPerSecond or maxConcurrentRequests")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        names = {
+            "paused": "paused",
+            "maxRequestsPerSecond": "max_requests_per_second",
+            "maxConcurrentRequests": "max_concurrent_requests",
+        }
+        return {names[field]: getattr(self, field) for field in self.model_fields_set}
 
 
 @router.get("", summary="List sites by name, with their state and jobs")
@@ -49,9 +65,12 @@ async def get_site(manager: Manager, site: str) -> JSONResponse:
     return success(site_json(await manager.sites.get_site(site)))
 
 
-@router.patch("/{site}", summary="Pause a site (its jobs wait) or let it go again")
+@router.patch("/{site}", summary="Pause a site or let it go again; set its fleet-wide limits")
 async def update_site(manager: Manager, site: str, body: SiteUpdate) -> JSONResponse:
-    view = await manager.sites.pause(site, body.paused)
+    changes = body.changes()
+    view = await manager.sites.update(site, **changes)
+    if "paused" not in changes:
+        return success(site_json(view), "Site limits set")
     return success(site_json(view), "Site paused" if body.paused else "Site unpaused")
 
 
