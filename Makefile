@@ -52,6 +52,12 @@ bench: $(BIN)/python
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/crawl_vs_scrapy.py $(BENCH_ARGS)
 
+# The politeness benchmark (bench/README.md): a worker fleet and Scrapy against a rate-limited site.
+.PHONY: bench-politeness
+bench-politeness: $(BIN)/python
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/politeness.py $(BENCH_ARGS)
+
 # The analytics scale benchmark (bench/README.md): 1,000,000 jobs in SQLite and PostgreSQL.
 .PHONY: bench-stats
 bench-stats: $(STAMP)

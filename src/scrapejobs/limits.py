@@ -6,21 +6,28 @@ worker process. Each worker process crawling a site is one of its
 *members* (a row it renews every sync, ``site_sync.py``); the members share
 the limits evenly::
 
-    rate limit   = min(maxRequestsPerSecond, 1 / Crawl-delay, adaptive rate)   (None: no cap)
+    rate limit   = min(maxRequestsPerSecond, 1 / Crawl-delay, adaptive rate)  (None: no cap)
     member's rate         = rate limit / members
     concurrency limit     = maxConcurrentRequests, or DEFAULT_SITE_CONCURRENCY (8)
     member's concurrency  = limit // members, one more for the first limit % members
                             members by worker id (so the shares sum to the limit)
 
 The **adaptive rate** (AIMD, as TCP's congestion control): a 429 or 503 from
-the site, heard by any worker, halves the fleet's rate; each sync interval
-without one (``gap``, one second) regains :data:`RATE_STEP` requests/s, up
-to the configured limit or, without one, to the rate the fleet had when it
-was first lowered; then the site is no longer lowered. At most one change
-per ``gap`` whoever makes it, so twenty workers hearing one burst of 429s
-halve the rate once. An example, a site capped at 8 requests/s::
+the site, heard by any worker, halves the fleet's rate, and remembers the
+rate that was too fast (``rate_before``). Each second without one
+(:data:`GAP`) regains some: 10 % of ``rate_before`` while below 90 %
+of it (back quickly to just under where the 429s began, as TCP's slow-start
+threshold), then :data:`RATE_STEP` requests/s (probing gently above). On a
+site with a configured limit the lowered rate ends once it reaches the
+limit; on one without, it stays as the rate the fleet learned, still
+probing upwards, until an operator resumes the site. At most one change per
+``gap`` whoever makes it (a step up waits a ``gap`` after any change, a
+halving a ``gap`` after the last halving), so twenty workers hearing one
+burst of 429s halve the rate once, and their steps up never delay a halving.
+An example, a site that starts answering 429 above 50/s::
 
-    8 --429--> 4 --1 s--> 4.5 --1 s--> 5 ... 7.5 --1 s--> 8 (no longer lowered)
+    52 --429--> 26 --1 s--> 31.2, 36.4, 41.6, 46.8 (90 % of 52), 47.3, 47.8 ...
+    52.3 --429--> 26.15 ...                 (about 90 % of 52 on average)
 
 A member whose concurrency share is 0 (more members than the limit) waits
 until another member leaves.
@@ -36,6 +43,7 @@ from scrapejobs.sites import Site
 
 __all__ = [
     "DEFAULT_SITE_CONCURRENCY",
+    "GAP",
     "MIN_RATE",
     "RATE_STEP",
     "Share",
@@ -50,8 +58,13 @@ DEFAULT_SITE_CONCURRENCY = 8
 """Requests in flight to one site from the whole fleet (Scrapy's per-domain default)."""
 MIN_RATE = 1 / 60
 """The lowest adaptive rate: one request a minute."""
+GAP = 1.0
+"""Seconds between two changes of a site's adaptive rate (whatever the sync interval)."""
 RATE_STEP = 0.5
-"""Requests/s the fleet's lowered rate regains per ``gap`` without a 429 or 503."""
+"""Requests/s the fleet's lowered rate regains per ``gap`` once near ``rate_before``."""
+FAST_STEP = 0.1
+FAST_UNTIL = 0.9
+"""Below ``FAST_UNTIL * rate_before`` it regains ``FAST_STEP * rate_before`` per ``gap``."""
 
 
 def _ceiling(site: Site) -> float | None:
@@ -93,34 +106,36 @@ def share_of(site: Site, members: Sequence[str], me: str) -> Share:
     return Share(limit / n if limit else None, concurrency // n + extra)
 
 
-def _may_change(site: Site, now: datetime, gap: float) -> bool:
-    changed = site.rate_changed_at
-    return changed is None or changed + timedelta(seconds=gap) <= now
+def _past(moment: datetime | None, now: datetime, gap: float) -> bool:
+    return moment is None or moment + timedelta(seconds=gap) <= now
 
 
 def slowed(site: Site, fleet_rate: float, now: datetime, gap: float) -> Site:
     """A 429 or 503 came back: halve the fleet's rate (``fleet_rate``: what the
-    members sent at, for a site without a limit yet)."""
-    if not _may_change(site, now, gap):
-        return site
-    current = rate_limit(site) or fleet_rate or 1.0
-    before = site.rate_before if site.adaptive_rate is not None else current
+    members send at, for a site without a limit yet; 0: not known yet)."""
+    current = rate_limit(site) or fleet_rate
+    if not current or not _past(site.slowed_at, now, gap):
+        return site  # nothing known to halve yet, or this burst already halved it
     return replace(
         site,
         adaptive_rate=max(current / 2, MIN_RATE),
-        rate_before=before,
+        rate_before=current,
         rate_changed_at=now,
+        slowed_at=now,
         updated_at=now,
     )
 
 
 def recovered(site: Site, now: datetime, gap: float) -> Site:
-    """A ``gap`` went by without a slow-down: regain :data:`RATE_STEP`."""
-    if site.adaptive_rate is None or not _may_change(site, now, gap):
+    """A ``gap`` went by without a slow-down: regain some rate (see the module)."""
+    if site.adaptive_rate is None or not _past(site.rate_changed_at, now, gap):
         return site
-    tops = [top for top in (_ceiling(site), site.rate_before) if top]
     rate = site.adaptive_rate + RATE_STEP
-    if not tops or rate >= min(tops):
+    threshold = FAST_UNTIL * (site.rate_before or 0)
+    if site.adaptive_rate < threshold * (1 - 1e-9):  # not there yet (floats)
+        rate = min(site.adaptive_rate + FAST_STEP * (site.rate_before or 0), threshold)
+    ceiling = _ceiling(site)
+    if ceiling is not None and rate >= ceiling:
         return replace(
             site, adaptive_rate=None, rate_before=None, rate_changed_at=now, updated_at=now
         )

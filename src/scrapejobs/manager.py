@@ -133,7 +133,8 @@ class JobManager:
             "since": timestamp(since) if since else None,
             "job_type": job_type.value if job_type else None,
         }
-        return stats_report(replace(counts, scope=scope), timestamp(self.clock()))
+        report = stats_report(replace(counts, scope=scope), timestamp(self.clock()))
+        return report | {"siteHealth": await self.sites.health()}
 
     async def shared_counts(self) -> tuple[dict[str, int], FailureTally]:
         """Jobs by status and failures of all jobs: the same on every server (``/metrics``)."""

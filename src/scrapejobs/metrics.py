@@ -6,8 +6,8 @@ Two kinds, because scrapejobs runs as many processes against one database:
   workers and HTTP server did - claim latency, crawl durations, pages fetched,
   attempts by outcome and failure, HTTP request durations by route. Each
   process reports its own; Prometheus sums them across instances.
-* **Database metrics** (:func:`database_metrics`): jobs by status, failed
-  attempts and retries by errorType and failurePattern. They describe the
+* **Database metrics** (:func:`database_metrics`): jobs by status, sites by
+  state, failed attempts and retries by errorType and failurePattern. They describe the
   shared state, so every API server reports the same values; read them from
   one instance (or with ``max``), never ``sum`` them.
 
@@ -23,6 +23,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client.exposition import generate_latest
 
 from scrapejobs.jobs import JobStatus
+from scrapejobs.sites import SiteStatus
 from scrapejobs.stats import FailureTally
 
 __all__ = [
@@ -64,12 +65,24 @@ HTTP_DURATION = Histogram(
 )
 
 
-def database_metrics(jobs_by_status: Mapping[str, int], tally: FailureTally) -> CollectorRegistry:
+def database_metrics(
+    jobs_by_status: Mapping[str, int],
+    tally: FailureTally,
+    sites_by_state: Mapping[SiteStatus, int] | None = None,
+) -> CollectorRegistry:
     """A registry holding one snapshot of the shared state."""
     registry = CollectorRegistry(auto_describe=False)
     jobs = Gauge("scrapejobs_jobs", "Jobs by status.", ["status"], registry=registry)
     for status in JobStatus:
         jobs.labels(status.value).set(jobs_by_status.get(status.value, 0))
+    sites = Gauge(
+        "scrapejobs_sites",
+        "Sites by state (open, cooling_down, circuit_open, paused); one series per state.",
+        ["state"],
+        registry=registry,
+    )
+    for state in SiteStatus:
+        sites.labels(state.value).set((sites_by_state or {}).get(state, 0))
     for name, help_text, table in (
         ("scrapejobs_attempt_failures", "Failed attempts of all jobs.", tally.failures),
         ("scrapejobs_retries", "Retries of all jobs, by the failure they answered.", tally.retries),
@@ -85,6 +98,11 @@ def database_metrics(jobs_by_status: Mapping[str, int], tally: FailureTally) -> 
     return registry
 
 
-def exposition(jobs_by_status: Mapping[str, int], tally: FailureTally) -> bytes:
+def exposition(
+    jobs_by_status: Mapping[str, int],
+    tally: FailureTally,
+    sites_by_state: Mapping[SiteStatus, int] | None = None,
+) -> bytes:
     """The text format for ``GET /metrics``: process metrics, then database metrics."""
-    return generate_latest(REGISTRY) + generate_latest(database_metrics(jobs_by_status, tally))
+    shared = database_metrics(jobs_by_status, tally, sites_by_state)
+    return generate_latest(REGISTRY) + generate_latest(shared)

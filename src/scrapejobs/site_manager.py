@@ -17,6 +17,7 @@ from scrapejobs.errors import InvalidRequest, SiteNotFound
 from scrapejobs.failures import Failure
 from scrapejobs.jobs import InvalidDomain, JobStatus, normalize_domain
 from scrapejobs.sites import Breaker, Site, SiteStatus, cooldown_of, site_of
+from scrapejobs.stats import site_health
 from scrapejobs.store import Store
 
 __all__ = ["SiteManager", "SiteView", "site_name"]
@@ -81,6 +82,20 @@ class SiteManager:
         )
         return await self._views(found), total
 
+    async def count_by_state(self) -> dict[SiteStatus, int]:
+        """How many sites are in each state now (``/metrics``, ``/stats``)."""
+        return await self._store.count_sites(self.clock())
+
+    async def health(self, limit: int = 10) -> dict[str, Any]:
+        """The stats report's ``siteHealth``: sites by state, and those holding their
+        jobs back now (circuit open, cooling down, paused; ``limit`` of each)."""
+        now = self.clock()
+        held: list[Site] = []
+        for status in (SiteStatus.CIRCUIT_OPEN, SiteStatus.COOLING_DOWN, SiteStatus.PAUSED):
+            page, _ = await self._store.list_sites(status=status, now=now, limit=limit)
+            held.extend(page)
+        return site_health(await self._store.count_sites(now), held, now)
+
     async def get_site(self, name: str) -> SiteView:
         site = await self._store.get_site(site_name(name))
         if site is None:
@@ -132,18 +147,18 @@ class SiteManager:
         """``worker_id`` no longer crawls ``sites`` (any site, if none is named)."""
         await self._store.leave_sites(worker_id, sites)
 
-    async def slowed(self, site: str, fleet_rate: float, *, gap: float) -> Site:
-        """The site answered 429 or 503: the fleet's rate halves (once per ``gap``)."""
+    async def slowed(self, site: str, fleet_rate: float) -> Site:
+        """The site answered 429 or 503: the fleet's rate halves (once per ``limits.GAP``)."""
         now = self.clock()
         return await self._store.update_site(
-            site, lambda current: limits.slowed(current, fleet_rate, now, gap), now
+            site, lambda current: limits.slowed(current, fleet_rate, now, limits.GAP), now
         )
 
-    async def recover(self, site: str, *, gap: float) -> Site:
-        """A ``gap`` without a slow-down: the fleet's lowered rate regains a step."""
+    async def recover(self, site: str) -> Site:
+        """A ``limits.GAP`` without a slow-down: the fleet's lowered rate regains a step."""
         now = self.clock()
         return await self._store.update_site(
-            site, lambda current: limits.recovered(current, now, gap), now
+            site, lambda current: limits.recovered(current, now, limits.GAP), now
         )
 
     async def set_crawl_delay(self, site: str, seconds: float) -> Site:

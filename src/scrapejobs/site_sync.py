@@ -61,7 +61,8 @@ class SiteSync:
         gate.on_crawl_delay = self.crawl_delay
         self.joined: set[str] = set()
         """The sites this worker is a member of."""
-        self._fleet_rates: dict[str, float] = {}
+        self._fleet_rates: dict[str, tuple[float, int]] = {}
+        """Per site, what its members sent at their last syncs, and how many they are."""
         self._writes: set[asyncio.Task[None]] = set()
 
     def heard(self, site: str, failure: Failure) -> None:
@@ -74,8 +75,9 @@ class SiteSync:
 
     def slowed(self, site: str) -> None:
         """A crawl here got a 429 or 503: the fleet's rate for the site halves."""
-        fleet_rate = self._fleet_rates.get(site, 0.0)
-        slowed = self.manager.sites.slowed(site, fleet_rate, gap=self.interval)
+        reported, members = self._fleet_rates.get(site, (0.0, 1))
+        fleet_rate = max(reported, self.gate.limiter(site).rate() * members)
+        slowed = self.manager.sites.slowed(site, fleet_rate)
         self._write(site, "its lowered rate", slowed)
 
     def crawl_delay(self, site: str, seconds: float) -> None:
@@ -109,7 +111,7 @@ class SiteSync:
             self.gate.limiters.pop(name, None)
         self.joined = set(sites)
         for name, (site, members) in found.items():
-            self._fleet_rates[name] = sum(members.values())
+            self._fleet_rates[name] = (sum(members.values()), max(len(members), 1))
             await self._apply(name, site or Site(name, self.manager.clock()), members)
 
     async def join(self, site: str, running: set[str]) -> None:
@@ -129,7 +131,7 @@ class SiteSync:
         share = share_of(site, list(members), self.worker_id)
         await self.gate.limiter(name).set(share.rate, share.concurrency)
         if site.adaptive_rate is not None:
-            recovering = self.manager.sites.recover(name, gap=self.interval)
+            recovering = self.manager.sites.recover(name)
             self._write(name, "its recovering rate", recovering)
 
     async def run(self, sites: Callable[[], set[str]]) -> None:

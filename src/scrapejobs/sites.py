@@ -173,6 +173,8 @@ class Site:
     rate_before: float | None = None
     """The fleet's rate when it was first lowered: recovery stops there."""
     rate_changed_at: datetime | None = None
+    slowed_at: datetime | None = None
+    """When a 429 or 503 last lowered the fleet's rate."""
 
     def status(self, now: datetime) -> SiteStatus:
         if self.paused:

@@ -18,12 +18,14 @@ and recommendations. Every metric's definition is written down in
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from scrapejobs.failures import ErrorType
-from scrapejobs.jobs import JobStatus
+from scrapejobs.jobs import JobStatus, timestamp
+from scrapejobs.sites import Site, SiteStatus
 
 __all__ = [
     "MIN_EVIDENCE",
@@ -200,8 +202,7 @@ _DOMAIN_ADVICE = {
     ErrorType.DNS_RESOLUTION.value: (
         "dns",
         "medium",
-        "{domain} does not resolve ({jobs} jobs): check its spelling and whether it still "
-        "exists",
+        "{domain} does not resolve ({jobs} jobs): check its spelling and whether it still exists",
     ),
 }
 
@@ -278,3 +279,25 @@ def stats_report(counts: StatsCounts, generated_at: str) -> dict[str, Any]:
         "failureAnalysis": failure_analysis(counts, metrics),
     }
 
+
+def site_health(
+    by_state: Mapping[SiteStatus, int], held: Sequence[Site], now: datetime
+) -> dict[str, Any]:
+    """The fleet's sites in the stats report: how many in each state, and those
+    holding their jobs back now, why and until when."""
+    rows = []
+    for site in held:
+        hold = site.hold(now)
+        until = hold[0] if hold else None
+        rows.append(
+            {
+                "site": site.site,
+                "state": site.status(now).value,
+                "reason": hold[1] if hold else None,
+                "until": timestamp(until) if until else None,
+            }
+        )
+    return {
+        "byState": {state.value: by_state.get(state, 0) for state in SiteStatus},
+        "heldBack": rows,
+    }

@@ -98,6 +98,9 @@ class Store(Protocol):
     async def update_site(self, site: str, change: Callable[[Site], Site], now: datetime) -> Site:
         """Apply ``change`` to the site's state as one step (no concurrent change is lost)."""
 
+    async def count_sites(self, now: datetime) -> dict[SiteStatus, int]:
+        """How many sites are in each state at ``now``."""
+
     async def sync_site_members(
         self, worker_id: str, rates: Mapping[str, float], until: datetime, now: datetime
     ) -> dict[str, tuple[Site | None, dict[str, float]]]:

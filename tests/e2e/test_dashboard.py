@@ -29,7 +29,7 @@ from playwright.sync_api import (
     expect,
 )
 
-from scrapejobs.failures import classify
+from scrapejobs.failures import ErrorType, Failure, classify
 from scrapejobs.jobs import Job
 from scrapejobs.manager import JobManager
 from scrapejobs.schemas import JobCreate
@@ -150,6 +150,10 @@ async def _seed(url: str) -> dict[str, str]:
         ids["list-cancelled"] = (await manager.cancel_job(cancelled.id)).id
         for _ in range(MANY):  # pending from here on: nothing is claimed after this
             await _create(manager, "many.example")
+        await _create(manager, "pause.example")
+        await _create(manager, "cooling.example")
+        limited = Failure(ErrorType.RATE_LIMITED, "HTTP 429", 429, 3600.0)
+        await manager.sites.cool_down("cooling.example", limited)
     finally:
         await store.close()
     return ids
@@ -558,6 +562,34 @@ def test_analytics_draws_the_stats_as_charts(dashboard: Dashboard, page: Page) -
     page.goto(dashboard.url("/analytics"))
     expect(page.locator("#jobs-by-status tr.bar-row")).to_have_count(5)
     dashboard.shoot(page, "14-analytics")
+
+
+def test_domains_show_each_sites_state_and_pause_and_resume_it(
+    dashboard: Dashboard, page: Page
+) -> None:
+    page.goto(dashboard.url("/domains"))
+    row = page.locator('tr[data-site="pause.example"]')
+    expect(row.locator(".status")).to_have_text("open")
+    expect(row).to_contain_text("any rate, 8 at once")
+    row.get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("status")).to_have_text("pause.example: paused")
+    expect(row.locator(".status")).to_have_text("paused")
+    expect(row).to_contain_text("until resumed")
+    site = httpx.get(dashboard.url("/api/domains/pause.example")).json()["data"]
+    assert site["state"] == "paused"
+    row.get_by_role("button", name="Unpause").click()
+    expect(row.locator(".status")).to_have_text("open")
+
+    page.goto(dashboard.url("/domains?state=cooling_down"))
+    cooling = page.locator('tr[data-site="cooling.example"]')
+    expect(cooling.locator(".status")).to_have_text("cooling down")
+    expect(cooling.locator(".why")).to_have_text("cooling down: HTTP 429 with Retry-After: 3600 s")
+    expect(cooling.locator("time")).to_contain_text(re.compile(r"in 5\d min"))
+    dashboard.shoot(page, "15-domains-cooling")
+    cooling.get_by_role("button", name="Resume now").click()
+    expect(page.get_by_role("status")).to_have_text("cooling.example: resumed")
+    site = httpx.get(dashboard.url("/api/domains/cooling.example")).json()["data"]
+    assert site["state"] == "open"
 
 
 # -- escaping, keyboard, phone -------------------------------------------------------------

@@ -199,3 +199,32 @@ async def stop(workers: list[asyncio.subprocess.Process]) -> None:
         worker.send_signal(signal.SIGTERM)
     for worker in workers:
         await asyncio.wait_for(worker.wait(), 30)
+
+
+async def test_a_paused_site_gets_no_request_from_any_worker_process(
+    database_url: str, manager: JobManager
+) -> None:
+    """Paused before the workers start: three processes send it nothing for 3 s;
+    unpaused, its jobs run, none of them having spent a retry."""
+    seen = Seen()
+    async with serve_site(counting_site(seen, 3, 2, pause=0.01)) as site:
+        await manager.sites.pause(site.origin)
+        for job in range(3):
+            config = {"startUrl": f"{site.origin}/{job}/", "respectRobots": False}
+            await manager.create_job(job_request(domain=site.origin, config=config))
+        workers = [await start_fleet_worker(database_url) for _ in range(FLEET)]
+        try:
+            await asyncio.sleep(3)
+            assert seen.arrivals == []
+            await manager.sites.pause(site.origin, False)
+
+            async def all_done() -> bool:
+                counts = await manager.count_by_status(JobFilter())
+                return counts[JobStatus.COMPLETED] == 3
+
+            await eventually(all_done)
+        finally:
+            await stop(workers)
+    assert len(seen.arrivals) == 3 * 3
+    jobs = await manager.find_jobs(JobFilter(), limit=10)
+    assert {job.retry_count for job in jobs} == {0}

@@ -7,8 +7,10 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from scrapejobs.manager import JobManager
+from scrapejobs.store import Store
 from tests.conftest import Clock
-from tests.factories import OK, history
+from tests.factories import OK, history, job_request
+from tests.unit.test_sites import LIMITED
 
 
 async def scrape(api: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -64,3 +66,19 @@ async def test_http_requests_are_timed_by_route_template(
     assert REGISTRY.get_sample_value(count, unmatched) == before_unmatched + 1
     samples = await scrape(api)
     assert samples[(count, labels(**route))] >= before + 3
+
+
+async def test_sites_are_counted_by_state_one_series_each(
+    api: httpx.AsyncClient, store: Store
+) -> None:
+    manager = JobManager(store)  # on the server's clock: the cooldown is still on
+    for domain in ("a.example", "b.example", "c.example", "d.example"):
+        await manager.create_job(job_request(domain=domain))
+    await manager.sites.pause("b.example")
+    await manager.sites.cool_down("c.example", LIMITED)
+    await manager.sites.trip("d.example", "12 of the last 20 responses were blocks (captcha)")
+
+    samples = await scrape(api)
+
+    sites = {key[1][0][1]: value for key, value in samples.items() if key[0] == "scrapejobs_sites"}
+    assert sites == {"open": 1, "paused": 1, "cooling_down": 1, "circuit_open": 1}

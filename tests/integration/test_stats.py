@@ -168,3 +168,25 @@ async def test_recount_rebuilds_the_running_counts(
     await store.recount()
 
     assert without_scope(await manager.stats()) == before
+
+
+async def test_the_report_says_which_sites_hold_their_jobs_back(
+    manager: JobManager, clock: Clock
+) -> None:
+    for domain in ("a.example", "b.example", "c.example"):
+        await manager.create_job(job_request(domain=domain))
+    await manager.sites.pause("b.example")
+    await manager.sites.cool_down(
+        "c.example", Failure(ErrorType.RATE_LIMITED, "HTTP 429", 429, 120.0)
+    )
+    health = (await manager.stats())["siteHealth"]
+    assert health["byState"] == {"open": 1, "cooling_down": 1, "circuit_open": 0, "paused": 1}
+    assert health["heldBack"] == [
+        {
+            "site": "c.example",
+            "state": "cooling_down",
+            "reason": "cooling down: HTTP 429 with Retry-After: 120 s",
+            "until": "2024-01-01T12:02:00.000Z",
+        },
+        {"site": "b.example", "state": "paused", "reason": "paused by an operator", "until": None},
+    ]

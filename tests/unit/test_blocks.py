@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict
 
-from scrapejobs.blocks import BODY_BYTES, SIGNATURES, detect
+from scrapejobs.blocks import BODY_BYTES, PAGE_BYTES, SIGNATURES, detect
 
 
 def page(title: str, body: str = "") -> bytes:
@@ -83,9 +83,27 @@ def test_ordinary_responses_are_not_blocks(
 
 
 def test_only_the_start_of_a_body_is_searched() -> None:
-    late = b" " * BODY_BYTES + page("Just a moment...")
-    assert detect(200, CIMultiDict(), (), late) is None
+    """16 KiB of an error's body, 4 KiB of a page's."""
+    block = page("x", "<h1>Sorry, you have been blocked</h1>")
+    assert detect(403, CIMultiDict(), (), b" " * (BODY_BYTES - len(block)) + block)
+    assert detect(403, CIMultiDict(), (), b" " * BODY_BYTES + block) is None
+    interstitial = page("Just a moment...")
+    assert detect(200, CIMultiDict(), (), b" " * (PAGE_BYTES - 100) + interstitial)
+    assert detect(200, CIMultiDict(), (), b" " * PAGE_BYTES + interstitial) is None
 
 
 def test_every_signature_has_a_case() -> None:
     assert {signature.name for signature in SIGNATURES} == {case[0] for case in BLOCKED}
+
+
+def test_every_body_signature_has_needles_its_cases_contain() -> None:
+    """A body signature's regex runs only where one of its literals is: each case of it
+    must contain one, or the signature could never match."""
+    for signature in SIGNATURES:
+        if signature.where == "body":
+            assert signature.needles, signature.name
+            assert all(needle == needle.lower() for needle in signature.needles)
+    for name, _, _, _, body in BLOCKED:
+        [signature] = {s for s in SIGNATURES if s.name == name and s.where == "body"} or [None]
+        if signature is not None and body:
+            assert any(n.encode() in body.lower() for n in signature.needles), name

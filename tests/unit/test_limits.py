@@ -50,16 +50,17 @@ def test_the_rate_is_split_evenly_and_the_tightest_limit_wins() -> None:
     assert share_of(site(max_concurrent_requests=3), [], "me") == Share(None, 3)
 
 
-def test_a_slow_down_halves_the_fleets_rate_and_it_recovers_step_by_step() -> None:
+def test_a_slow_down_halves_the_fleets_rate_and_it_recovers_quickly_then_gently() -> None:
     lowered = slowed(site(max_requests_per_second=8.0), 0.0, NOW, 1.0)
-    assert (lowered.adaptive_rate, rate_limit(lowered)) == (4.0, 4.0)
+    assert (lowered.adaptive_rate, lowered.rate_before, rate_limit(lowered)) == (4.0, 8.0, 4.0)
     rates = [rate_limit(lowered)]
     now = NOW
     while lowered.adaptive_rate is not None:
         now += timedelta(seconds=1)
         lowered = recovered(lowered, now, 1.0)
         rates.append(rate_limit(lowered))
-    assert rates == [4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 7.5, 8.0]
+    # 10 % of the too-fast 8/s per second up to 90 % of it, then 0.5/s, until the cap.
+    assert [round(r, 1) for r in rates if r] == [4.0, 4.8, 5.6, 6.4, 7.2, 7.7, 8.0]
     assert lowered.rate_before is None
 
 
@@ -72,14 +73,20 @@ def test_one_change_per_gap_whoever_asks() -> None:
     assert later.adaptive_rate == 2.0
 
 
-def test_without_a_cap_the_fleet_slows_from_what_it_sent_and_recovers_to_it() -> None:
+def test_without_a_cap_the_fleet_keeps_the_rate_it_learned_and_probes_above() -> None:
     lowered = slowed(site(), 12.0, NOW, 1.0)  # the members sent 12/s together
     assert (lowered.adaptive_rate, lowered.rate_before) == (6.0, 12.0)
     now = NOW
-    for _ in range(12):
+    for _ in range(6):
         now += timedelta(seconds=1)
         lowered = recovered(lowered, now, 1.0)
-    assert lowered.adaptive_rate is None and rate_limit(lowered) is None
+    assert lowered.adaptive_rate == pytest.approx(10.8 + 2 * 0.5)  # 90 % of 12, then steps
+    for _ in range(10):
+        now += timedelta(seconds=1)
+        lowered = recovered(lowered, now, 1.0)
+    assert lowered.adaptive_rate == pytest.approx(16.8)  # never cleared, still probing
+    again = slowed(lowered, 0.0, now + timedelta(seconds=1), 1.0)
+    assert (again.adaptive_rate, again.rate_before) == (pytest.approx(8.4), pytest.approx(16.8))
 
 
 def test_the_rate_never_falls_below_one_request_a_minute() -> None:
@@ -117,3 +124,12 @@ async def test_a_limiter_without_a_share_lets_everything_through() -> None:
     limiter.slow_down()  # no share yet: a lone Crawler's pacer slows itself
     async with limiter.slot(), limiter.slot(), limiter.slot():
         assert limiter.in_flight == 3
+
+
+def test_steps_up_never_delay_a_halving() -> None:
+    """Members step the rate up every interval; a 429 right after one still halves it."""
+    lowered = slowed(site(max_requests_per_second=8.0), 0.0, NOW, 1.0)
+    stepped = recovered(lowered, NOW + timedelta(seconds=1), 1.0)
+    assert stepped.adaptive_rate == pytest.approx(4.8)
+    halved = slowed(stepped, 0.0, NOW + timedelta(seconds=1.2), 1.0)
+    assert halved.adaptive_rate == pytest.approx(2.4)

@@ -54,12 +54,14 @@ class SiteLimiter:
         if self.shared:
             self.interval = max(2 * self.interval, 1.0)
 
+    def rate(self) -> float:
+        """Requests/s started since :meth:`sent` was last asked."""
+        return self.started / max(self._loop_time() - self._counted_since, 1e-3)
+
     def sent(self) -> float:
-        """Requests/s started since the last call."""
-        now = self._loop_time()
-        elapsed = max(now - self._counted_since, 1e-3)
-        rate = self.started / elapsed
-        self.started, self._counted_since = 0, now
+        """Requests/s started since the last call; the count starts again."""
+        rate = self.rate()
+        self.started, self._counted_since = 0, self._loop_time()
         return rate
 
     @contextlib.asynccontextmanager

@@ -181,6 +181,10 @@ class MemoryStore:
         self.sites[site] = change(self.sites.get(site, Site(site, updated_at=now)))
         return self.sites[site]
 
+    async def count_sites(self, now: datetime) -> dict[SiteStatus, int]:
+        found = Counter(site.status(now) for site in self.sites.values())
+        return {status: found[status] for status in SiteStatus}
+
     async def sync_site_members(
         self, worker_id: str, rates: Mapping[str, float], until: datetime, now: datetime
     ) -> dict[str, tuple[Site | None, dict[str, float]]]:

@@ -112,6 +112,7 @@ SITE_FIELDS = (
     "adaptive_rate",
     "rate_before",
     "rate_changed_at",
+    "slowed_at",
 )
 _EVENT_ONLY_COLUMNS = ("id", "domain", "job_type", "job_created_at")
 

@@ -26,6 +26,7 @@ from scrapejobs.storage.tables import jobs, site_members, sites
 __all__ = [
     "admits",
     "answered",
+    "by_state",
     "ensure",
     "get",
     "job_counts",
@@ -148,6 +149,15 @@ async def listing(
     rows = (await conn.execute(page)).all()
     total = await conn.execute(sa.select(sa.func.count()).select_from(sites).where(*where))
     return [site_from_row(row) for row in rows], int(total.scalar_one())
+
+
+async def by_state(conn: AsyncConnection, now: datetime) -> dict[SiteStatus, int]:
+    """How many sites are in each state at ``now`` (one statement)."""
+    statement = sa.select(
+        *(sa.func.count().filter(_status(status, now)).label(status.value) for status in SiteStatus)
+    ).select_from(sites)
+    row = (await conn.execute(statement)).one()
+    return {status: int(row._mapping[status.value] or 0) for status in SiteStatus}
 
 
 async def job_counts(

@@ -270,6 +270,10 @@ class SqlStore:
         async with self._transaction(write=True) as conn:
             return await site_rows.update(conn, site, change, now)
 
+    async def count_sites(self, now: datetime) -> dict[SiteStatus, int]:
+        async with self._transaction() as conn:
+            return await site_rows.by_state(conn, now)
+
     async def sync_site_members(
         self, worker_id: str, rates: Mapping[str, float], until: datetime, now: datetime
     ) -> dict[str, tuple[Site | None, dict[str, float]]]:

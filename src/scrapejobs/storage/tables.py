@@ -141,6 +141,7 @@ sites = sa.Table(
     sa.Column("adaptive_rate", sa.Float),
     sa.Column("rate_before", sa.Float),
     sa.Column("rate_changed_at", UTCDateTime),
+    sa.Column("slowed_at", UTCDateTime),
 )
 
 # The worker processes crawling each site now (migration 0008): each renews its

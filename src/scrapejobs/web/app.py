@@ -14,6 +14,7 @@ from scrapejobs.manager import JobManager
 from scrapejobs.service import running_service
 from scrapejobs.settings import Settings
 from scrapejobs.web.dashboard import router as dashboard_router
+from scrapejobs.web.domains_page import router as domains_page_router
 from scrapejobs.web.envelope import (
     document_envelope_errors,
     failure,
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs_router)
     app.include_router(sites_router)
     app.include_router(dashboard_router)  # before job_page: /jobs/new is not a job id
+    app.include_router(domains_page_router)
     app.include_router(job_page_router)
     app.mount("/static", static_files(), name="static")
     app.include_router(metrics_router)

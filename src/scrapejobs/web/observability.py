@@ -22,7 +22,8 @@ router = APIRouter(tags=["health"])
 async def metrics(request: Request) -> Response:
     manager: JobManager = request.app.state.manager
     jobs_by_status, tally = await manager.shared_counts()
-    return Response(exposition(jobs_by_status, tally), media_type=CONTENT_TYPE_LATEST)
+    sites = await manager.sites.count_by_state()
+    return Response(exposition(jobs_by_status, tally, sites), media_type=CONTENT_TYPE_LATEST)
 
 
 class RequestTimer:

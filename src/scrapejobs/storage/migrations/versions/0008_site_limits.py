@@ -30,6 +30,7 @@ def _columns() -> list[sa.Column[Any]]:
         sa.Column("adaptive_rate", sa.Float),
         sa.Column("rate_before", sa.Float),
         sa.Column("rate_changed_at", UTCDateTime),
+        sa.Column("slowed_at", UTCDateTime),
     ]
 
 
