@@ -13,8 +13,10 @@ from scrapejobs.events import EventKind, JobEvent
 from scrapejobs.failures import ErrorType, Failure, FailurePattern
 from scrapejobs.jobs import DEFAULT_CONFIG, Job, JobStatus, JobType, LastRetry
 from scrapejobs.schemas import JobCreate
+from scrapejobs.site_manager import SiteView
 from scrapejobs.sites import Site
 from scrapejobs.web import charts, forms, job_view, views
+from scrapejobs.web.domains_page import site_row
 from scrapejobs.web.pages import api_validation_details
 from tests.factories import STATS_REPORT, build_job
 
@@ -649,3 +651,38 @@ def test_the_summary_says_what_the_jobs_site_is_doing() -> None:
         "example.com: paused (its jobs wait until it is resumed)"
     )
     assert job_view.site_text(cooling, NOW + timedelta(seconds=91)) == "example.com: open"
+
+
+def test_the_job_page_says_when_its_sites_circuit_is_open_or_probing() -> None:
+    down = Site(
+        "down.example",
+        updated_at=NOW,
+        breaker_until=NOW + timedelta(seconds=30),
+        breaker_reason="5 attempts in a row failed, the last with connection_refused",
+    )
+    assert job_view.site_text(down, NOW) == (
+        "down.example: circuit open until 2024-01-01 12:00:30 UTC, in 30 s "
+        "(5 attempts in a row failed, the last with connection_refused)"
+    )
+    assert job_view.site_text(down, NOW + timedelta(seconds=31)) == (
+        "down.example: circuit half-open, one probe job tests it "
+        "(5 attempts in a row failed, the last with connection_refused)"
+    )
+
+
+def test_a_domains_row_shows_the_hold_and_the_limits() -> None:
+    site = Site(
+        "shop.example",
+        updated_at=NOW,
+        cooldown_until=NOW + timedelta(seconds=120),
+        cooldown_reason="HTTP 429 with Retry-After: 120 s",
+        max_requests_per_second=2.5,
+    )
+    jobs = dict.fromkeys(JobStatus, 0) | {JobStatus.PENDING: 3}
+    row = site_row(SiteView(site, NOW, jobs, workers=2))
+    assert (row.state, row.why) == (
+        "cooling_down",
+        "cooling down: HTTP 429 with Retry-After: 120 s",
+    )
+    assert row.until == "2024-01-01 12:02:00 UTC, in 2 min"
+    assert (row.limits, row.workers, row.pending, row.holds) == ("2.5/s, 8 at once", 2, 3, True)
