@@ -25,8 +25,10 @@ install: $(STAMP)
 
 install-test: $(TEST_STAMP)
 
+# Options come from SCRAPEJOBS_* variables (SCRAPEJOBS_PORT=3001 make run) or ARGS
+# (make run ARGS="--workers 4"); the port defaults to 3000.
 run: $(STAMP)
-	$(BIN)/scrapejobs serve --port 3000
+	$(BIN)/scrapejobs serve $(ARGS)
 
 # The dashboard tests drive Debian's chromium; install it when missing and apt-get is there.
 test: $(TEST_STAMP)

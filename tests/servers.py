@@ -44,7 +44,7 @@ def serve(
     process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(base, process)
+        wait_healthy(base, process)
         yield base
     finally:
         process.send_signal(signal.SIGINT)
@@ -57,7 +57,7 @@ def serve(
             out.close()  # type: ignore[union-attr]
 
 
-def _wait_healthy(base: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_healthy(base: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

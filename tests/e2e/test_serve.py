@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -15,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from scrapejobs.storage import migrate
 from tests.conftest import POSTGRES_URL, _create_database, _drop_database
-from tests.servers import free_port, scrapejobs, serve
+from tests.servers import free_port, scrapejobs, serve, wait_healthy
 
 JOBS = "/api/scrape-jobs"
 
@@ -167,3 +168,24 @@ def test_python_dash_m_runs_the_cli() -> None:
         check=True,
     )
     assert "serve" in result.stdout and "db" in result.stdout
+
+
+def test_make_run_takes_the_environment_and_args(tmp_path: Path) -> None:
+    """``SCRAPEJOBS_PORT=N make run ARGS=...``: both reach ``scrapejobs serve``."""
+    port = free_port()
+    database = f"sqlite:///{tmp_path / 'run.db'}"
+    env = {**os.environ, "SCRAPEJOBS_PORT": str(port)}
+    process = subprocess.Popen(
+        ["make", "-s", "run", f"ARGS=--database-url {database} --workers 0"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process)
+        assert (tmp_path / "run.db").exists()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)

@@ -760,6 +760,9 @@ async def test_ipv6_loopback_is_refused_by_default() -> None:
             await crawler.close()
     assert failure.error_type is ErrorType.INVALID_URL
     assert "blocked address ::1 (loopback)" in failure.message
+    # It says how to allow it: a retry alone would fail the same way.
+    assert "--allow-private-networks" in failure.message
+    assert "SCRAPEJOBS_ALLOW_PRIVATE_NETWORKS=1" in failure.message
     assert site.hits == []
 
 

@@ -211,6 +211,29 @@ def test_the_summary_of_a_failed_job_says_what_to_do() -> None:
     assert render(summary(stopped)).splitlines()[1:] == [f"  note: {note}"]
 
 
+def test_a_configuration_failure_gets_no_retry_hint() -> None:
+    """A refused address fails the same way on every retry: the message says how to
+    allow it, and the summary does not suggest retrying."""
+    message = (
+        "blocked address 127.0.0.1 (loopback); to crawl private, loopback and link-local "
+        "addresses, start the server or worker with --allow-private-networks "
+        "(or SCRAPEJOBS_ALLOW_PRIVATE_NETWORKS=1) for http://127.0.0.1:8765/"
+    )
+    failed = {
+        **JOB,
+        "status": "failed",
+        "error_message": message,
+        "metadata": {
+            "errorType": "invalid_url",
+            "failurePattern": "configuration",
+            "noRetryReason": "invalid_url errors are not retried automatically",
+        },
+    }
+    lines = render(summary(failed)).splitlines()
+    assert lines[-1] == "  a retry fails the same way until the configuration changes"
+    assert not any("scrapejobs retry" in line for line in lines)
+
+
 def test_small_formats() -> None:
     assert moment("2024-01-01T10:00:00.000Z") == "2024-01-01 10:00:00Z"
     assert moment(None) == "-"

@@ -150,6 +150,8 @@ def _failure_lines(job: Job) -> list[Text]:
     )
     if metadata.get("noRetryReason"):
         lines.append(Text(f"  not retried automatically: {metadata['noRetryReason']}"))
-    if job.get("retry_count", 0) < job.get("max_retries", 0):
+    if metadata.get("failurePattern") == "configuration":
+        lines.append(Text("  a retry fails the same way until the configuration changes"))
+    elif job.get("retry_count", 0) < job.get("max_retries", 0):
         lines.append(Text(f"  retry it with: scrapejobs retry {job['id']}"))
     return lines

@@ -38,6 +38,13 @@ NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 _NUMERIC_HOST_CHARS = frozenset("0123456789abcdefxABCDEFX.")
 
 
+ALLOW_HINT = (
+    "to crawl private, loopback and link-local addresses, start the server or worker "
+    "with --allow-private-networks (or SCRAPEJOBS_ALLOW_PRIVATE_NETWORKS=1)"
+)
+"""What a refused address's message says to do about it (a retry alone fails again)."""
+
+
 class BlockedAddress(OSError):
     """A connection to ``address`` is refused by the address policy.
 
@@ -46,7 +53,7 @@ class BlockedAddress(OSError):
     """
 
     def __init__(self, address: str, reason: str) -> None:
-        super().__init__(f"blocked address {address} ({reason})")
+        super().__init__(f"blocked address {address} ({reason}); {ALLOW_HINT}")
         self.address = address
         self.reason = reason
 
