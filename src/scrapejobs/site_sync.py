@@ -98,6 +98,8 @@ class SiteSync:
     async def sync(self, sites: set[str]) -> None:
         """Renew this worker's membership of ``sites`` (and leave the others); share
         their limits, and hold back (or let go) its crawls of them, as the fleet says."""
+        if not sites and not self.joined:
+            return  # nothing to renew, nothing to leave: no round trip
         rates = {name: self.gate.limiter(name).sent() for name in sites}
         try:
             found = await self.manager.sites.sync_members(
@@ -135,11 +137,11 @@ class SiteSync:
             self._write(name, "its recovering rate", recovering)
 
     async def run(self, sites: Callable[[], set[str]]) -> None:
-        """:meth:`sync` the sites ``sites()`` names, every ``interval``, until cancelled."""
+        """:meth:`sync` the sites ``sites()`` names, every ``interval``, until cancelled
+        (with none running, it leaves the sites it was a member of, then costs nothing)."""
         while True:
             await asyncio.sleep(self.interval)
-            if running := sites():
-                await self.sync(running)
+            await self.sync(sites())
 
     async def close(self) -> None:
         """Wait for the writes under way, then leave every site."""

@@ -277,6 +277,8 @@ class SqlStore:
     async def sync_site_members(
         self, worker_id: str, rates: Mapping[str, float], until: datetime, now: datetime
     ) -> dict[str, tuple[Site | None, dict[str, float]]]:
+        if not rates:
+            return {}
         async with self._transaction(write=True) as conn:
             return await site_rows.sync_members(conn, worker_id, rates, until, now)
 
