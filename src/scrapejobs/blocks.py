@@ -49,9 +49,11 @@ class Signature:
     the regex runs only where one is found, so an ordinary page costs a few
     substring searches, not a dozen regular expressions."""
     regex: re.Pattern[bytes] = field(init=False, repr=False, compare=False)
+    _needles: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "regex", re.compile(self.pattern.encode(), re.IGNORECASE))
+        object.__setattr__(self, "_needles", tuple(needle.encode() for needle in self.needles))
 
     def matches(
         self, status: int, headers: Mapping[str, str], cookies: Iterable[str], lowered: bytes
@@ -64,7 +66,7 @@ class Signature:
             return value is not None and self._search(value)
         if self.where == "cookie":
             return any(self.regex.fullmatch(_bytes(name)) for name in cookies)
-        if not any(needle.encode() in lowered for needle in self.needles):
+        if not any(needle in lowered for needle in self._needles):
             return False
         return self.regex.search(lowered) is not None
 

@@ -26,6 +26,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
 
+from scrapejobs import limits
 from scrapejobs.crawler import SiteGate
 from scrapejobs.errors import ScrapeJobsError
 from scrapejobs.failures import Failure
@@ -63,6 +64,8 @@ class SiteSync:
         """The sites this worker is a member of."""
         self._fleet_rates: dict[str, tuple[float, int]] = {}
         """Per site, what its members sent at their last syncs, and how many they are."""
+        self._seen: dict[str, Site] = {}
+        """Each site as the last sync read it: a change it shows is not due is not sent."""
         self._writes: set[asyncio.Task[None]] = set()
 
     def heard(self, site: str, failure: Failure) -> None:
@@ -77,8 +80,11 @@ class SiteSync:
         """A crawl here got a 429 or 503: the fleet's rate for the site halves."""
         reported, members = self._fleet_rates.get(site, (0.0, 1))
         fleet_rate = max(reported, self.gate.limiter(site).rate() * members)
-        slowed = self.manager.sites.slowed(site, fleet_rate)
-        self._write(site, "its lowered rate", slowed)
+        seen = self._seen.get(site)
+        now = self.manager.clock()
+        if seen is not None and limits.slowed(seen, fleet_rate, now, limits.GAP) is seen:
+            return  # another member halved it within the second: the rest of a burst
+        self._write(site, "its lowered rate", self.manager.sites.slowed(site, fleet_rate))
 
     def crawl_delay(self, site: str, seconds: float) -> None:
         """A crawl here read the site's ``Crawl-delay``: it holds for the fleet."""
@@ -111,6 +117,7 @@ class SiteSync:
             return  # the database is away: the next round tries again
         for name in gone:
             self.gate.limiters.pop(name, None)
+            self._seen.pop(name, None)
         self.joined = set(sites)
         for name, (site, members) in found.items():
             self._fleet_rates[name] = (sum(members.values()), max(len(members), 1))
@@ -132,9 +139,9 @@ class SiteSync:
             self.gate.hold(name, seconds, reason)
         share = share_of(site, list(members), self.worker_id)
         await self.gate.limiter(name).set(share.rate, share.concurrency)
-        if site.adaptive_rate is not None:
-            recovering = self.manager.sites.recover(name)
-            self._write(name, "its recovering rate", recovering)
+        self._seen[name] = site
+        if limits.recovered(site, now, limits.GAP) is not site:  # a step up is due
+            self._write(name, "its recovering rate", self.manager.sites.recover(name))
 
     async def run(self, sites: Callable[[], set[str]]) -> None:
         """:meth:`sync` the sites ``sites()`` names, every ``interval``, until cancelled

@@ -181,11 +181,12 @@ class Site:
             return SiteStatus.PAUSED
         if self.breaker_until is not None:
             return SiteStatus.CIRCUIT_OPEN
-        if self._cooling(now):
+        if self.cooling(now):
             return SiteStatus.COOLING_DOWN
         return SiteStatus.OPEN
 
-    def _cooling(self, now: datetime) -> bool:
+    def cooling(self, now: datetime) -> bool:
+        """Whether a cooldown runs at ``now`` (paused or not, circuit open or not)."""
         return self.cooldown_until is not None and self.cooldown_until > now
 
     def half_open(self, now: datetime) -> bool:
@@ -200,7 +201,7 @@ class Site:
         if self.paused:
             return None, "paused by an operator"
         holds = []
-        if self._cooling(now):
+        if self.cooling(now):
             assert self.cooldown_until is not None
             holds.append((self.cooldown_until, f"cooling down: {self.cooldown_reason}"))
         if self.breaker_until is not None and self.breaker_until > now:

@@ -68,7 +68,6 @@ def site_state_json(site: Site, now: datetime) -> dict[str, Any]:
     """A site's state at ``now``: open, cooling down or circuit open (why, until
     when), or paused; and its circuit breaker."""
     status = site.status(now)
-    cooling = site.cooldown_until is not None and site.cooldown_until > now
     reasons = {
         SiteStatus.COOLING_DOWN: site.cooldown_reason,
         SiteStatus.CIRCUIT_OPEN: site.breaker_reason,
@@ -77,7 +76,7 @@ def site_state_json(site: Site, now: datetime) -> dict[str, Any]:
         "site": site.site,
         "state": status.value,
         "paused": site.paused,
-        "cooldownUntil": _ts(site.cooldown_until) if cooling else None,
+        "cooldownUntil": _ts(site.cooldown_until) if site.cooling(now) else None,
         "reason": reasons.get(status),
         "circuit": {
             "state": _circuit_state(site, now),
