@@ -18,21 +18,21 @@ import contextlib
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scrapejobs import transitions
-from scrapejobs.errors import InvalidRequest, JobConflict, JobNotFound, LeaseLost
+from scrapejobs.errors import JobConflict, JobNotFound, LeaseLost
 from scrapejobs.events import Attempt, JobEvent, attempts_from_events
 from scrapejobs.failures import Failure
-from scrapejobs.jobs import InvalidDomain, Job, JobStatus, JobType, normalize_domain, timestamp
+from scrapejobs.insights import Insights
+from scrapejobs.jobs import Job, JobStatus
 from scrapejobs.queries import JobFilter
 from scrapejobs.retry import RetryPolicy, RetryRefused
 from scrapejobs.schemas import BulkRetryRequest, JobCreate
 from scrapejobs.site_manager import SiteManager
 from scrapejobs.sites import Breaker, SiteEffect, site_effect
-from scrapejobs.stats import FailureTally, stats_report
 from scrapejobs.store import Store
 from scrapejobs.transitions import Change, JobEdit
 
@@ -77,6 +77,8 @@ class JobManager:
         self.rng = rng or random.Random()
         self.sites = SiteManager(store, clock, breaker or Breaker())
         """The sites' use cases (pause, resume, cooldowns, circuits), on the same store."""
+        self.insights = Insights(store, clock, self.sites)
+        """Analytics and activity over all jobs (stats, metrics, the dashboard's charts)."""
 
     # -- reading ---------------------------------------------------------
 
@@ -114,31 +116,6 @@ class JobManager:
     async def count_by_status(self, query: JobFilter) -> dict[JobStatus, int]:
         """How many jobs match in each status, in one query (``query.status`` ignored)."""
         return await self._store.count_by_status(query)
-
-    async def stats(
-        self,
-        *,
-        domain: str | None = None,
-        since: datetime | None = None,
-        job_type: JobType | None = None,
-    ) -> dict[str, Any]:
-        """Retry analytics over the jobs created since ``since`` (``GET .../stats``)."""
-        if domain is not None:
-            domain = _domain(domain)
-        counts = await self._store.stats_counts(
-            JobFilter(domain=domain, job_type=job_type, created_since=since)
-        )
-        scope = {
-            "domain": domain,
-            "since": timestamp(since) if since else None,
-            "job_type": job_type.value if job_type else None,
-        }
-        report = stats_report(replace(counts, scope=scope), timestamp(self.clock()))
-        return report | {"siteHealth": await self.sites.health()}
-
-    async def shared_counts(self) -> tuple[dict[str, int], FailureTally]:
-        """Jobs by status and failures of all jobs: the same on every server (``/metrics``)."""
-        return await self._store.shared_counts()
 
     # -- creating and editing --------------------------------------------
 
@@ -387,13 +364,6 @@ def _is_uuid(value: str) -> bool:
     with contextlib.suppress(ValueError):
         return len(value) == 36 and bool(uuid.UUID(value))
     return False
-
-
-def _domain(value: str) -> str:
-    try:
-        return normalize_domain(value)
-    except InvalidDomain as exc:
-        raise InvalidRequest("Invalid domain", str(exc)) from exc
 
 
 def _busy() -> JobConflict:

@@ -175,13 +175,11 @@ class JobConfig(StrictModel):
         | None
     ) = None
     maxDuration: (
-        Annotated[StrictInt, Field(ge=1000, le=7 * 86_400_000, description="ms per attempt")]
-        | None
+        Annotated[StrictInt, Field(ge=1000, le=7 * 86_400_000, description="ms per attempt")] | None
     ) = None
     maxPageBytes: Annotated[StrictInt, Field(ge=1024, le=64 * 2**20)] | None = None
     dropQueryParameters: (
-        Annotated[list[QueryParameter], Field(max_length=100, description="name or prefix*")]
-        | None
+        Annotated[list[QueryParameter], Field(max_length=100, description="name or prefix*")] | None
     ) = None
 
     def values(self) -> dict[str, Any]:

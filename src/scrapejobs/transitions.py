@@ -254,9 +254,7 @@ def completed(
     """
     actor = _reporter(job, worker_id, JobStatus.COMPLETED)
     base = edit.applied_to(job, now) if edit else job
-    done = base.moved_to(
-        JobStatus.COMPLETED, now, failure=None, no_retry_reason=None, site_waits=0
-    )
+    done = base.moved_to(JobStatus.COMPLETED, now, failure=None, no_retry_reason=None, site_waits=0)
     details = {"note": note[:MAX_NOTE_LENGTH]} if note else None
     return done, [
         _event(job, EventKind.COMPLETED, actor, now, attempt=job.attempts, details=details)

@@ -194,4 +194,3 @@ async def test_brotli_and_zstd_bodies_are_decoded(
     assert record.title == "packed"
     accepted = site.hits[0].headers["Accept-Encoding"]
     assert {"gzip", "br", "zstd"} <= {part.strip() for part in accepted.split(",")}
-

@@ -89,8 +89,8 @@ async def test_running_counts_agree_with_the_rows(manager: JobManager, clock: Cl
     await build_history(manager, clock)
 
     for scope in ({}, {"domain": "a.example"}, {"job_type": JobType.PAGE_SCRAPE}):
-        from_counts = await manager.stats(**scope)  # type: ignore[arg-type]
-        from_rows = await manager.stats(since=EPOCH, **scope)  # type: ignore[arg-type]
+        from_counts = await manager.insights.stats(**scope)  # type: ignore[arg-type]
+        from_rows = await manager.insights.stats(since=EPOCH, **scope)  # type: ignore[arg-type]
         assert without_scope(from_counts) == without_scope(from_rows)
 
 
@@ -124,10 +124,10 @@ async def test_deleting_a_job_takes_it_out_of_the_counts(manager: JobManager, cl
 
     await manager.delete_job(exhausted[0].id)
 
-    stats = await manager.stats()
+    stats = await manager.insights.stats()
     assert stats["jobs"]["byStatus"]["failed"] == 10
     assert stats["retryMetrics"]["totalRetries"] == 12
-    assert without_scope(stats) == without_scope(await manager.stats(since=EPOCH))
+    assert without_scope(stats) == without_scope(await manager.insights.stats(since=EPOCH))
 
 
 async def test_running_counts_stay_exact_under_concurrent_changes(
@@ -154,8 +154,8 @@ async def test_running_counts_stay_exact_under_concurrent_changes(
         return_exceptions=True,
     )
 
-    stats = await manager.stats()
-    assert without_scope(stats) == without_scope(await manager.stats(since=EPOCH))
+    stats = await manager.insights.stats()
+    assert without_scope(stats) == without_scope(await manager.insights.stats(since=EPOCH))
     assert stats["jobs"]["total"] == 20
 
 
@@ -163,11 +163,11 @@ async def test_recount_rebuilds_the_running_counts(
     manager: JobManager, store: SqlStore, clock: Clock
 ) -> None:
     await build_history(manager, clock)
-    before = without_scope(await manager.stats())
+    before = without_scope(await manager.insights.stats())
 
     await store.recount()
 
-    assert without_scope(await manager.stats()) == before
+    assert without_scope(await manager.insights.stats()) == before
 
 
 async def test_the_report_says_which_sites_hold_their_jobs_back(
@@ -179,7 +179,7 @@ async def test_the_report_says_which_sites_hold_their_jobs_back(
     await manager.sites.cool_down(
         "c.example", Failure(ErrorType.RATE_LIMITED, "HTTP 429", 429, 120.0)
     )
-    health = (await manager.stats())["siteHealth"]
+    health = (await manager.insights.stats())["siteHealth"]
     assert health["byState"] == {"open": 1, "cooling_down": 1, "circuit_open": 0, "paused": 1}
     assert health["heldBack"] == [
         {

@@ -150,7 +150,7 @@ EXPECTED_FAILURE_ANALYSIS: dict[str, Any] = {
 async def test_stats_of_a_known_history(manager: JobManager, clock: Clock) -> None:
     await build_history(manager, clock)
 
-    stats = await manager.stats()
+    stats = await manager.insights.stats()
 
     assert stats["scope"] == {"domain": None, "since": None, "job_type": None}
     assert stats["generatedAt"] == timestamp(clock())
@@ -165,7 +165,7 @@ async def test_stats_of_a_known_history(manager: JobManager, clock: Clock) -> No
 async def test_stats_for_one_domain(manager: JobManager, clock: Clock) -> None:
     await build_history(manager, clock)
 
-    stats = await manager.stats(domain="A.Example")
+    stats = await manager.insights.stats(domain="A.Example")
 
     assert stats["scope"]["domain"] == "a.example"
     assert stats["jobs"]["byStatus"] == {
@@ -196,13 +196,13 @@ async def test_stats_for_one_domain(manager: JobManager, clock: Clock) -> None:
 async def test_stats_by_job_type_and_since(manager: JobManager, clock: Clock) -> None:
     before_e = await build_history(manager, clock)
 
-    pages = await manager.stats(job_type=JobType.PAGE_SCRAPE)
+    pages = await manager.insights.stats(job_type=JobType.PAGE_SCRAPE)
     assert pages["jobs"]["total"] == 3
     assert pages["retryMetrics"]["totalRetries"] == 0
     assert pages["retryMetrics"]["retrySuccessRate"] is None
     assert [advice["type"] for advice in pages["failureAnalysis"]["recommendations"]] == ["input"]
 
-    recent = await manager.stats(since=before_e)
+    recent = await manager.insights.stats(since=before_e)
     assert recent["scope"]["since"] == timestamp(before_e)
     assert recent["jobs"]["byStatus"] == {
         "pending": 2, "running": 0, "completed": 2, "failed": 0, "cancelled": 1,
@@ -217,7 +217,7 @@ async def test_stats_by_job_type_and_since(manager: JobManager, clock: Clock) ->
 
 
 async def test_stats_of_an_empty_store(manager: JobManager) -> None:
-    stats = await manager.stats()
+    stats = await manager.insights.stats()
 
     assert stats["jobs"]["total"] == 0
     assert stats["retryMetrics"] == {
@@ -244,7 +244,7 @@ async def test_automatic_retries_count_like_manual_ones(manager: JobManager, clo
     await manager.claim_next("w1")
     await manager.complete_attempt(job.id, worker_id="w1")
 
-    metrics = (await manager.stats())["retryMetrics"]
+    metrics = (await manager.insights.stats())["retryMetrics"]
 
     assert metrics["totalRetries"] == 1
     assert metrics["retrysByErrorType"] == {"service_unavailable": 1}
@@ -261,11 +261,11 @@ async def test_domain_advice_follows_the_current_failures(
         found = stats["failureAnalysis"]["recommendations"]
         return [item for item in found if item["type"] == "rate_limiting"]
 
-    [rate_limited] = advice(await manager.stats())
+    [rate_limited] = advice(await manager.insights.stats())
     expected = {"domain": "g.example", "errorType": "rate_limited", "jobs": 3}
     assert rate_limited["evidence"] == expected
     await manager.retry_job(jobs[0].id)
     clock.advance(60)
     await manager.claim_next("w1")
     await manager.complete_attempt(jobs[0].id, worker_id="w1")
-    assert advice(await manager.stats()) == []
+    assert advice(await manager.insights.stats()) == []

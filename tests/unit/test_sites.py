@@ -47,9 +47,7 @@ async def test_a_retry_after_cools_the_site_down_and_the_job_waits_for_free(
     assert view.site.cooldown_until == clock.now + timedelta(seconds=120)
 
 
-async def test_a_cooling_site_holds_back_every_job_on_it(
-    manager: JobManager, clock: Clock
-) -> None:
+async def test_a_cooling_site_holds_back_every_job_on_it(manager: JobManager, clock: Clock) -> None:
     job = await running_job(manager, domain=SITE)
     other, _ = await manager.create_job(job_request(domain=SITE, priority=9))
     elsewhere, _ = await manager.create_job(job_request(domain="other.example"))
@@ -76,9 +74,7 @@ async def test_a_later_cooldown_is_kept_and_a_shorter_one_does_not_cut_it(
     assert view.site.cooldown_reason == "HTTP 503 with Retry-After: 600 s"
 
 
-async def test_waiting_is_free_only_so_many_times_in_a_row(
-    store: Store, clock: Clock
-) -> None:
+async def test_waiting_is_free_only_so_many_times_in_a_row(store: Store, clock: Clock) -> None:
     manager = JobManager(store, RetryPolicy(free_waits=2), clock=clock)
     job = await running_job(manager, domain=SITE)
     for waits in (1, 2):

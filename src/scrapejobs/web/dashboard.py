@@ -204,7 +204,7 @@ async def analytics_page(request: Request, manager: Manager) -> HTMLResponse:
     filters, errors = charts.parse_analytics_filters(request.query_params)
     view = None
     if not errors:
-        stats = await manager.stats(
+        stats = await manager.insights.stats(
             domain=filters.domain, since=filters.since, job_type=filters.job_type
         )
         view = charts.analytics_view(stats)

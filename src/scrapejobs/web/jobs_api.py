@@ -107,7 +107,9 @@ class StatsQuery(DomainQuery):
 @router.get("/stats", summary="Retry analytics: the seed's retryMetrics and failure analysis")
 async def stats(manager: Manager, query: Annotated[StatsQuery, Query()]) -> JSONResponse:
     """Over the jobs created since ``since``; every metric is defined in docs/analytics.md."""
-    report = await manager.stats(domain=query.domain, since=query.since, job_type=query.job_type)
+    report = await manager.insights.stats(
+        domain=query.domain, since=query.since, job_type=query.job_type
+    )
     return success(report)
 
 

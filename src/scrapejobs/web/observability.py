@@ -21,7 +21,7 @@ router = APIRouter(tags=["health"])
 @router.get("/metrics", summary="Prometheus metrics (text format)", response_class=Response)
 async def metrics(request: Request) -> Response:
     manager: JobManager = request.app.state.manager
-    jobs_by_status, tally = await manager.shared_counts()
+    jobs_by_status, tally = await manager.insights.shared_counts()
     sites = await manager.sites.count_by_state()
     return Response(exposition(jobs_by_status, tally, sites), media_type=CONTENT_TYPE_LATEST)
 
