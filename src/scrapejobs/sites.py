@@ -33,6 +33,7 @@ __all__ = [
     "SiteEffect",
     "SiteStatus",
     "cooldown_of",
+    "same_site_domains",
     "site_effect",
     "site_of",
 ]
@@ -95,6 +96,31 @@ def site_of(domain: str, start_url: str | None = None) -> str:
         return _host_port(parts.scheme.lower(), parts.netloc)
     scheme, sep, rest = domain.partition("://")
     return _host_port(scheme if sep else "https", rest if sep else domain)
+
+
+def same_site_domains(domain: str) -> tuple[str, ...]:
+    """Every normalized domain that names the same site as ``domain``, sorted.
+
+    A domain filter matches these, so that a job submitted as an origin is
+    found by its host and port, and the other way round (issue 17):
+
+    >>> same_site_domains("127.0.0.1:59999")
+    ('127.0.0.1:59999', 'http://127.0.0.1:59999', 'https://127.0.0.1:59999')
+    >>> same_site_domains("https://example.com")
+    ('example.com', 'example.com:443', 'http://example.com', 'http://example.com:80', \
+'https://example.com', 'https://example.com:443')
+    """
+    site = site_of(domain)
+    host, port = site, None
+    if not site.endswith("]") and ":" in site:  # host:port ([v6]:port too)
+        host, _, port = site.rpartition(":")
+    ports = {port, *DEFAULT_PORTS.values()}
+    candidates = {
+        prefix + host + (f":{p}" if p else "")
+        for prefix in ("", "http://", "https://")
+        for p in ports
+    }
+    return tuple(sorted(c for c in candidates if site_of(c) == site))
 
 
 class SiteStatus(enum.StrEnum):

@@ -182,6 +182,17 @@ async def test_create_fills_defaults_and_honours_idempotency_key(api: httpx.Asyn
     assert (await api.get(JOBS)).json()["pagination"]["total"] == 1
 
 
+async def test_a_domain_filter_finds_the_site_however_it_is_spelled(api: httpx.AsyncClient) -> None:
+    job = await create(api, domain="http://127.0.0.1:59999")
+    other = await create(api, domain="127.0.0.1:60000")
+    for spelling in ("127.0.0.1:59999", "http://127.0.0.1:59999", "https://127.0.0.1:59999/"):
+        body = (await api.get(JOBS, params={"domain": spelling})).json()
+        assert [found["id"] for found in body["data"]] == [job["id"]], spelling
+        page = await api.get("/jobs", params={"domain": spelling})
+        assert page.status_code == 200 and job["id"] in page.text, spelling
+        assert other["id"] not in page.text
+
+
 async def test_list_filters_and_pagination(api: httpx.AsyncClient) -> None:
     await failed(api, "HTTP 404 Not Found", domain="a.com")
     await failed(api, "Request timeout", domain="b.com")

@@ -23,7 +23,7 @@ from scrapejobs.errors import (
 )
 from scrapejobs.events import EventKind
 from scrapejobs.failures import ErrorType, Failure, FailurePattern, classify
-from scrapejobs.jobs import DEFAULT_USER_AGENT, JobStatus
+from scrapejobs.jobs import DEFAULT_USER_AGENT, JobStatus, normalize_domain
 from scrapejobs.manager import JobManager
 from scrapejobs.queries import JobFilter
 from scrapejobs.schemas import BulkRetryRequest
@@ -455,6 +455,23 @@ async def test_list_filters_and_paginates_newest_first(manager: JobManager, cloc
     assert [job.id for job in page] == [ids[4], ids[2]]
     page, _ = await manager.list_jobs(JobFilter(domain="site0.com"), limit=2, offset=2)
     assert [job.id for job in page] == [ids[0]]
+
+
+async def test_a_domain_filter_matches_every_spelling_of_the_site(manager: JobManager) -> None:
+    origin = await failed_job(manager, "Request timeout", domain="http://127.0.0.1:59999")
+    bare = await failed_job(manager, "Request timeout", domain="127.0.0.1:59999")
+    await failed_job(manager, "Request timeout", domain="127.0.0.1:60000")
+    await failed_job(manager, "Request timeout", domain="http://127.0.0.1:443")
+    expected = {origin.id, bare.id}
+    for spelling in ("127.0.0.1:59999", "http://127.0.0.1:59999/", "HTTPS://127.0.0.1:59999"):
+        query = JobFilter(domain=normalize_domain(spelling))
+        found, total = await manager.list_jobs(query)
+        assert ({job.id for job in found}, total) == (expected, 2), spelling
+        assert (await manager.count_by_status(query))[JobStatus.FAILED] == 2
+        stats = await manager.insights.stats(domain=spelling)
+        assert stats["jobs"]["byStatus"]["failed"] == 2, spelling
+    retried = await manager.bulk_retry(BulkRetryRequest(domain="127.0.0.1:59999"))
+    assert {result.jobId for result in retried} == expected
 
 
 async def test_failure_pattern_filter_finds_the_current_failure(manager: JobManager) -> None:

@@ -99,7 +99,7 @@ def _scope(scope: JobFilter, table: sa.Table, created: sa.ColumnElement[Any] | N
     """The analytics filters (domain, job type, created since) on one table."""
     clauses: Where = []
     if scope.domain is not None:
-        clauses.append(table.c.domain == scope.domain)
+        clauses.append(table.c.domain.in_(scope.domains))
     if scope.job_type is not None:
         clauses.append(table.c.job_type == scope.job_type.value)
     if scope.created_since is not None:

@@ -26,7 +26,7 @@ def _keyed(query: JobFilter, table: sa.Table) -> Where:
     if query.status is not None:
         clauses.append(table.c.status == query.status.value)
     if query.domain is not None:
-        clauses.append(table.c.domain == query.domain)
+        clauses.append(table.c.domain.in_(query.domains))
     if query.job_type is not None:
         clauses.append(table.c.job_type == query.job_type.value)
     if query.failure_pattern is not None:
