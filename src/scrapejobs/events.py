@@ -16,7 +16,14 @@ from typing import Any
 
 from scrapejobs.jobs import JobStatus
 
-__all__ = ["ATTEMPT_ENDINGS", "Attempt", "EventKind", "JobEvent", "attempts_from_events"]
+__all__ = [
+    "ATTEMPT_ENDINGS",
+    "Attempt",
+    "EventKind",
+    "JobEvent",
+    "attempts_from_events",
+    "retry_label",
+]
 
 
 class EventKind(enum.StrEnum):
@@ -62,6 +69,9 @@ class JobEvent:
     failure_pattern: str | None = None
     http_status: int | None = None
     details: Mapping[str, Any] | None = None
+    queue_wait: float | None = None
+    """On a ``started`` event: seconds the attempt waited for a worker, from when the
+    job was due (its ``scheduled_at``) to the claim (migration 0010)."""
 
 
 @dataclass(slots=True)
@@ -79,6 +89,8 @@ class Attempt:
     error_message: str | None = None
     note: str | None = None
     """What a completed attempt did not cover, and why (its deadline, a sitemap read in part)."""
+    retry_count: int = 0
+    """The job's retries when the attempt began: 0 for the original, k for retry k."""
 
 
 def attempts_from_events(events: list[JobEvent]) -> list[Attempt]:
@@ -88,7 +100,9 @@ def attempts_from_events(events: list[JobEvent]) -> list[Attempt]:
         if event.attempt is None:
             continue
         if event.event is EventKind.STARTED:
-            attempts[event.attempt] = Attempt(event.attempt, event.at, event.actor)
+            attempts[event.attempt] = Attempt(
+                event.attempt, event.at, event.actor, retry_count=event.retry_count
+            )
         elif event.event in ATTEMPT_ENDINGS and event.attempt in attempts:
             run = attempts[event.attempt]
             run.finished_at = event.at
@@ -99,3 +113,13 @@ def attempts_from_events(events: list[JobEvent]) -> list[Attempt]:
             run.error_message = event.error_message
             run.note = (event.details or {}).get("note")
     return sorted(attempts.values(), key=lambda run: run.attempt)
+
+
+def retry_label(retry_count: int) -> str:
+    """Which run an attempt is, counted as the seed counts: ``original``, ``retry 1``...
+
+    The seed's message ``Job scheduled for retry (attempt 2/3)`` numbers an
+    attempt by the retries before it, so every place that names one says
+    ``retry k`` (of ``max_retries``) and never a run number (issue 17).
+    """
+    return "original" if retry_count == 0 else f"retry {retry_count}"

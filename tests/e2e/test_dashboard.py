@@ -310,8 +310,16 @@ def test_open_a_job_shows_its_timeline_config_and_pages(dashboard: Dashboard, pa
     expect(first).to_contain_text("timeout")
     expect(first).to_contain_text("network_connectivity")
     expect(first.locator(".retried-by")).to_have_text("—")
-    expect(second.locator(".retried-by")).to_contain_text("api (retry 1")
+    # Counted as the seed's "attempt 1/1" counts: the original attempt, then retry 1.
+    expect(first.locator("th")).to_have_text("original")
+    expect(second.locator("th")).to_have_text("retry 1")
+    expect(second.locator(".retried-by")).to_contain_text("api, ")
     expect(second.locator(".retried-by")).to_contain_text("Manual retry after timeout error")
+    # At 1280 px the whole table, Message column included, fits its box (issue 17).
+    scroller = page.locator("table.attempts").locator("xpath=..")
+    widths = scroller.evaluate("box => [box.scrollWidth, box.clientWidth]")
+    assert widths[0] <= widths[1], widths
+    expect(page.locator("table.attempts th", has_text="Message")).to_be_in_viewport()
 
     expect(page.locator('li[data-retry="1"]')).to_contain_text("timeout: set to 45000")
     timeout_row = page.locator('table.config tr[data-key="timeout"]')
@@ -361,7 +369,7 @@ def test_retry_by_clicking_disables_the_button_until_the_server_answers(
     expect(page.locator("#retry-status")).to_be_focused()  # the button is gone; focus is not
     expect(page.locator("#summary-status")).to_have_text("pending")
     expect(page.locator("#retry-button")).to_have_count(0)
-    expect(page.locator("#upcoming")).to_contain_text("retry 1 by dashboard")
+    expect(page.locator("#upcoming")).to_contain_text("Next: retry 1 of 3, by dashboard")
     expect(page.locator("#cancel-button")).to_be_visible()
     dashboard.shoot(page, "06-job-retried")
 

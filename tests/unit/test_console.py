@@ -173,7 +173,7 @@ def test_the_progress_view_shows_attempt_next_retry_and_last_error() -> None:
     text = render(progress_view(JOB, NOW))
     assert lines_matching(text, "Status", "pending")
     assert lines_matching(text, "Pages crawled", "0 (of at most 50)")
-    assert lines_matching(text, "Attempt", "2/4 (retries 1/3)")
+    assert lines_matching(text, "Attempt", "retry 1, retries 1/3")  # as the seed counts
     assert lines_matching(text, "Next retry", "2026-11-28 17:40:30Z (in 30 s)")
     assert lines_matching(text, "Last error", "Request timeout")
     running = {**JOB, "status": "running", "pages_crawled": 12}
@@ -198,13 +198,13 @@ def test_the_summary_of_a_failed_job_says_what_to_do() -> None:
         f"Job {JOB['id']} failed",
         "  error: HTTP 404 from https://example.com/",
         "  errorType not_found, failurePattern content_missing, httpStatus 404",
-        "  attempt 1/4, retries 0/3",
+        "  retries 0/3",
         "  not retried automatically: not_found errors are not retried automatically",
         f"  retry it with: scrapejobs retry {JOB['id']}",
     ]
     done = {**JOB, "status": "completed", "pages_crawled": 1, "retry_count": 0}
     assert render(summary(done)).strip() == (
-        f"Job {JOB['id']} completed: 1 page crawled, attempt 1/4"
+        f"Job {JOB['id']} completed: 1 page crawled, retries 0/3"
     )
     note = "stopped at the deadline (maxDuration 1000 ms): 3 queued URLs not fetched"
     stopped = {**done, "attempts": [{"attempt": 1, "outcome": "completed", "note": note}]}

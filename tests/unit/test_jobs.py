@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from scrapejobs.events import Attempt, EventKind, JobEvent, attempts_from_events
+from scrapejobs.events import Attempt, EventKind, JobEvent, attempts_from_events, retry_label
 from scrapejobs.failures import ErrorType, Failure
 from scrapejobs.jobs import (
     SYSTEM_METADATA_KEYS,
@@ -217,7 +217,18 @@ def test_attempts_failed_then_retried_then_completed() -> None:
             httpStatus=503,
             error_message="503 Service Unavailable",
         ),
-        Attempt(attempt=2, started_at=at(5), workerId="w2", finished_at=at(7), outcome="completed"),
+        Attempt(
+            attempt=2,
+            started_at=at(5),
+            workerId="w2",
+            finished_at=at(7),
+            outcome="completed",
+            retry_count=1,
+        ),
+    ]
+    assert [retry_label(run.retry_count) for run in attempts_from_events(events)] == [
+        "original",
+        "retry 1",
     ]
 
 
@@ -250,7 +261,7 @@ def test_unfinished_attempt_is_running() -> None:
     ]
     first, second = attempts_from_events(events)
     assert first.outcome == "failed"
-    assert second == Attempt(attempt=2, started_at=at(3), workerId="w2")
+    assert second == Attempt(attempt=2, started_at=at(3), workerId="w2", retry_count=1)
     assert second.outcome == "running"
     assert second.finished_at is None
 

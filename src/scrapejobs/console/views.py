@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scrapejobs.client import JobList
+from scrapejobs.events import retry_label
 
 __all__ = [
     "STATUS_STYLES",
@@ -177,7 +178,7 @@ def attempts_table(attempts: Iterable[Job], *, width: int = 80) -> Table:
     """One row per attempt, oldest first; a wide terminal adds the year and the worker."""
     wide = width >= WIDE
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Attempt", no_wrap=True)
     table.add_column("Outcome", no_wrap=True)
     table.add_column("Started (UTC)", no_wrap=True)
     table.add_column("Took", justify="right", no_wrap=True)
@@ -188,7 +189,7 @@ def attempts_table(attempts: Iterable[Job], *, width: int = 80) -> Table:
     for attempt in attempts:
         outcome = str(attempt.get("outcome") or "-")
         row = [
-            cell(attempt.get("attempt")),
+            Text(retry_label(int(attempt.get("retry_count") or 0))),
             Text(outcome, style=STATUS_STYLES.get(outcome, "")),
             Text(moment(attempt.get("started_at"))[0 if wide else 5 :]),
             Text(took(attempt.get("started_at"), attempt.get("finished_at"))),

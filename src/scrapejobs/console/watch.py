@@ -19,11 +19,11 @@ from rich.table import Table
 from rich.text import Text
 
 from scrapejobs.client import FINAL_STATUSES, Client
-from scrapejobs.console.views import cell, last_error, moment, status_text
+from scrapejobs.console.views import cell, last_error, moment, status_text, tries
+from scrapejobs.events import retry_label
 
 __all__ = [
     "ChangePrinter",
-    "attempt_label",
     "next_retry",
     "pages",
     "progress_view",
@@ -61,8 +61,9 @@ def pages(job: Job) -> str:
 
 
 def attempt_label(job: Job) -> str:
-    """The attempt under way (or last made) of the attempts allowed, e.g. ``2/4``."""
-    return f"{job.get('retry_count', 0) + 1}/{job.get('max_retries', 0) + 1}"
+    """The attempt under way (or last made), counted as the seed's retry message counts:
+    ``retries 1/3`` is retry 1 of the 3 allowed, ``retries 0/3`` the original attempt."""
+    return f"retries {tries(job)}"
 
 
 def next_retry(job: Job, now: datetime) -> str | None:
@@ -88,10 +89,7 @@ def progress_view(job: Job, now: datetime) -> RenderableType:
     limit = (job.get("config") or {}).get("maxPages")
     pages = f"{job.get('pages_crawled', 0)}" + (f" (of at most {limit})" if limit else "")
     grid.add_row("Pages crawled", Text(pages))
-    grid.add_row(
-        "Attempt",
-        f"{attempt_label(job)} (retries {job.get('retry_count', 0)}/{job.get('max_retries', 0)})",
-    )
+    grid.add_row("Attempt", f"{retry_label(job.get('retry_count', 0))}, {attempt_label(job)}")
     grid.add_row("Next retry", cell(next_retry(job, now)))
     grid.add_row("Last error", cell(last_error(job)))
     return Group(grid)
@@ -110,7 +108,7 @@ class ChangePrinter:
             return
         self.seen = state
         clock = _now().strftime("%H:%M:%S")
-        line = f"{clock} {job['id']} {job['status']} attempt {attempt_label(job)}"
+        line = f"{clock} {job['id']} {job['status']} {attempt_label(job)}"
         line += f", {pages(job)}"
         due = next_retry(job, _now())
         if due:
@@ -123,7 +121,7 @@ def summary(job: Job) -> RenderableType:
     status = job["status"]
     head = Text.assemble("Job ", job["id"], " ", status_text(status))
     if status == "completed":
-        head.append(f": {pages(job)} crawled, attempt {attempt_label(job)}")
+        head.append(f": {pages(job)} crawled, {attempt_label(job)}")
         attempts = job.get("attempts") or []
         note = attempts[-1].get("note") if attempts else None
         return Group(head, Text(f"  note: {note}")) if note else head
@@ -142,12 +140,7 @@ def _failure_lines(job: Job) -> list[Text]:
     ]
     if kind:
         lines.append(Text("  " + ", ".join(kind)))
-    lines.append(
-        Text(
-            f"  attempt {attempt_label(job)}, retries {job.get('retry_count', 0)}"
-            f"/{job.get('max_retries', 0)}"
-        )
-    )
+    lines.append(Text(f"  {attempt_label(job)}"))
     if metadata.get("noRetryReason"):
         lines.append(Text(f"  not retried automatically: {metadata['noRetryReason']}"))
     if metadata.get("failurePattern") == "configuration":

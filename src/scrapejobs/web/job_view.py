@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from scrapejobs.events import Attempt, EventKind, JobEvent, attempts_from_events
+from scrapejobs.events import Attempt, EventKind, JobEvent, attempts_from_events, retry_label
 from scrapejobs.jobs import DEFAULT_CONFIG, Job, JobStatus, LastRetry, timestamp
 from scrapejobs.retry import manual_retry_refusal
 from scrapejobs.sites import Site, SiteStatus
@@ -137,6 +137,8 @@ class AttemptRow:
     message: str
     worker: str
     retried_by: RetryInfo | None = None
+    label: str = ""
+    """``original``, ``retry 1``...: as the seed counts (``events.retry_label``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,7 @@ def _attempt_row(run: Attempt, retried_by: RetryInfo | None) -> AttemptRow:
         message=run.error_message or run.note or "",
         worker=run.workerId,
         retried_by=retried_by,
+        label=retry_label(run.retry_count),
     )
 
 
