@@ -328,8 +328,13 @@ async def test_timeout(crawler: Crawler, site: ScriptedSite) -> None:
 
 
 async def test_connection_refused(crawler: Crawler) -> None:
-    failure = await failure_of(crawler, f"http://127.0.0.1:{closed_port()}")
+    port = closed_port()
+    failure = await failure_of(crawler, f"http://127.0.0.1:{port}", respectRobots=False)
     assert failure.error_type is ErrorType.CONNECTION_REFUSED
+    # The system's reason, without aiohttp's "Cannot connect to host ... ssl:default".
+    assert failure.message == (
+        f"connection refused by http://127.0.0.1:{port}/: Connect call failed ('127.0.0.1', {port})"
+    )
 
 
 async def test_connection_reset(crawler: Crawler) -> None:

@@ -19,7 +19,7 @@ from scrapejobs.console.commands import since_timestamp
 from scrapejobs.console.common import detail_lines
 from scrapejobs.console.export import write_csv, write_json, write_jsonl
 from scrapejobs.console.report import percent, stats_report
-from scrapejobs.console.views import jobs_footer, moment, took
+from scrapejobs.console.views import jobs_footer, jobs_table, moment, took
 from scrapejobs.console.watch import next_retry, progress_view, summary
 from scrapejobs.jobs import PAGE_FIELDS
 from tests.factories import STATS_REPORT
@@ -243,3 +243,13 @@ def test_small_formats() -> None:
         "Jobs 2-2 of 3, newest first. Next page: --offset 2"
     )
     assert jobs_footer(JobList([], total=0, limit=50, offset=0)) == "No jobs match."
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_the_jobs_table_never_breaks_a_domain(width: int) -> None:
+    domain = "http://shop.example-retailer.com:8443"
+    job = {**JOB, "domain": domain, "status": "failed", "error_message": "HTTP 503 " * 8}
+    text = render(jobs_table([job], width=width), width=width)
+    assert any(domain in line for line in text.splitlines()), text
+    assert JOB["id"] in text
+    assert max(len(line) for line in text.splitlines()) <= width

@@ -90,22 +90,36 @@ def shorten(text: str | None, limit: int) -> str | None:
 
 
 def jobs_table(jobs: Iterable[Job], *, width: int = 80) -> Table:
-    """One row per job; a terminal ``width`` of 100 adds the last error, 140 priority and age."""
+    """One row per job; a terminal ``width`` of 100 adds the last error, 140 priority and age.
+
+    A domain is never broken (it is copied into ``--domain``): where the
+    longest one does not fit beside the rest, each goes on its own line under
+    its job's ID; the last error is what wraps.
+    """
+    jobs = list(jobs)
+    wide, with_error = width >= WIDE, width >= MEDIUM
+    # ID, status, retries and the paddings; priority and age; room for an error.
+    fixed = 36 + 9 + 7 + 10 + (26 if wide else 0) + (24 if with_error else 0)
+    longest = max((len(str(job.get("domain") or "")) for job in jobs), default=0)
+    narrow = longest > width - fixed
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("ID", no_wrap=True, min_width=36)
+    table.add_column("ID / Domain" if narrow else "ID", no_wrap=True, min_width=36)
     table.add_column("Status", no_wrap=True)
     table.add_column("Retries", justify="right", no_wrap=True)
-    table.add_column("Domain", overflow="fold")
-    wide, with_error = width >= WIDE, width >= MEDIUM
+    if not narrow:
+        table.add_column("Domain", no_wrap=True)
     if wide:
         table.add_column("Prio", justify="right", no_wrap=True)
         table.add_column("Created (UTC)", no_wrap=True)
     if with_error:
-        # Wrapable like Domain: Rich shrinks the widest wrapable column first.
-        table.add_column("Last error", overflow="fold")
+        table.add_column("Last error", overflow="fold", min_width=16)
     for job in jobs:
+        domain = cell(job.get("domain"))
         row = [Text(job["id"]), status_text(job["status"]), Text(tries(job))]
-        row.append(cell(job.get("domain")))
+        if narrow:
+            row[0] = Text.assemble(job["id"], "\n", domain)
+        else:
+            row.append(domain)
         if wide:
             row += [cell(job.get("priority")), Text(moment(job.get("created_at")))]
         if with_error:

@@ -105,13 +105,26 @@ def _error_type(exc: BaseException) -> ErrorType:
     return ErrorType.UNKNOWN
 
 
+def _detail(exc: BaseException) -> str:
+    """What went wrong, in the operating system's words where it has them.
+
+    aiohttp's own text repeats the host and adds its TLS setting (``Cannot
+    connect to host h:80 ssl:default [Connect call failed ...]``); the
+    message already names the URL, so only the reason is kept.
+    """
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_error = exc.os_error
+        return os_error.strerror or str(os_error) or type(os_error).__name__
+    return str(exc) or type(exc).__name__
+
+
 def failure_from_exception(exc: BaseException, url: str, timeout: float) -> Failure:
     """The classified failure of a request to ``url`` that raised ``exc``."""
     blocked = _blocked_in(exc)
     if blocked is not None:
         return Failure(ErrorType.INVALID_URL, f"{blocked} for {url}")
     error_type = _error_type(exc)
-    detail = str(exc) or type(exc).__name__
+    detail = _detail(exc)
     messages = {
         ErrorType.TIMEOUT: f"timeout after {timeout:g} s fetching {url}",
         ErrorType.CONNECTION_REFUSED: f"connection refused by {url}: {detail}",
