@@ -332,13 +332,16 @@ def test_the_readme_client_example_runs(server: str, sites: Sites) -> None:
     ]
 
 
-def test_the_readme_embedding_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)  # its database is ./scrapejobs.db
-    printed = run_example(readme_python_blocks()[1])
-    assert (tmp_path / "scrapejobs.db").exists()
-    status, retries, error_type, _scheduled = printed[0].split(" ", 3)
-    assert (status, retries, error_type) == ("pending", "1", "service_unavailable")
-    assert printed[1] == (
-        "Job cannot be retried {'currentStatus': 'pending', 'reason': 'Job is already queued'}"
-    )
-    assert printed[2:] == ["1 failed service_unavailable 503"]
+def test_the_readme_embedding_example_runs_again_and_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):  # a second run must not find the first run's job (issue 17)
+        printed = run_example(readme_python_blocks()[1])
+        status, retries, error_type, _scheduled = printed[0].split(" ", 3)
+        assert (status, retries, error_type) == ("pending", "1", "service_unavailable")
+        assert printed[1] == (
+            "Job cannot be retried {'currentStatus': 'pending', 'reason': 'Job is already queued'}"
+        )
+        assert printed[2:] == ["original failed service_unavailable"]
+    assert list(tmp_path.iterdir()) == []  # never ./scrapejobs.db, the file `make run` uses
