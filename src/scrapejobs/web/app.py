@@ -13,6 +13,7 @@ from scrapejobs.errors import StorageUnavailable
 from scrapejobs.manager import JobManager
 from scrapejobs.service import running_service
 from scrapejobs.settings import Settings
+from scrapejobs.web.api_docs import router as api_docs_router
 from scrapejobs.web.dashboard import router as dashboard_router
 from scrapejobs.web.domains_page import router as domains_page_router
 from scrapejobs.web.envelope import (
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Scrape jobs that fail and recover well.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load from a CDN; api_docs serves them offline
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(RequestTimer)
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(job_page_router)
     app.mount("/static", static_files(), name="static")
     app.include_router(metrics_router)
+    app.include_router(api_docs_router)
     document_envelope_errors(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness, with a database check")
