@@ -1,4 +1,5 @@
-# scrapejobs: `make run` serves on http://localhost:3000, `make test` runs the whole suite.
+# scrapejobs: `make run` serves on http://localhost:3000, `make test` runs the whole suite,
+# `make demo` runs the service against a local site that misbehaves on purpose.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ TEST_STAMP := $(VENV)/.installed-test
 SCRAPEJOBS_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export SCRAPEJOBS_TEST_POSTGRES_URL
 
-.PHONY: install install-test run test lint clean
+.PHONY: install install-test run demo test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,11 @@ install-test: $(TEST_STAMP)
 # (make run ARGS="--workers 4"); the port defaults to 3000.
 run: $(STAMP)
 	$(BIN)/scrapejobs serve $(ARGS)
+
+# The demo (docs/demo.md): the service against a local site that misbehaves on purpose,
+# on http://127.0.0.1:3000 (ARGS="--port 3001"), its database in a temporary directory.
+demo: $(STAMP)
+	$(BIN)/scrapejobs demo $(ARGS)
 
 # The dashboard tests drive Debian's chromium; install it when missing and apt-get is there.
 test: $(TEST_STAMP)
@@ -64,3 +70,9 @@ bench-politeness: $(BIN)/python
 .PHONY: bench-stats
 bench-stats: $(STAMP)
 	$(BIN)/python bench/stats_scale.py $(BENCH_ARGS)
+
+# The queue benchmark (bench/README.md): scrapejobs against pgqueuer and procrastinate on one PostgreSQL.
+.PHONY: bench-queue
+bench-queue: $(BIN)/python
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/queue.py $(BENCH_ARGS)

@@ -14,6 +14,7 @@ import typer
 
 from scrapejobs.console import register as register_operator_commands
 from scrapejobs.errors import ScrapeJobsError
+from scrapejobs.retention import parse_duration
 from scrapejobs.settings import DEFAULT_DATABASE_URL, Settings, parse_retry_delays
 
 __all__ = ["app", "main"]
@@ -113,10 +114,28 @@ SiteSyncInterval = Annotated[
 ]
 
 
-def _settings(database_url: str, retry_delays: str, **fields: Any) -> Settings:
+Retention = Annotated[
+    str | None,
+    typer.Option(
+        "--retention",
+        envvar=_env("retention"),
+        help="Delete ended jobs (with pages and events) unchanged for this long: 30d, 12h...",
+    ),
+]
+
+
+def _settings(
+    database_url: str, retry_delays: str, retention: str | None = None, **fields: Any
+) -> Settings:
+    kept = parse_duration(retention) if retention is not None else None
+    if retention is not None and kept is None:
+        raise typer.BadParameter(f"retention must be a duration such as 30d or 12h: {retention!r}")
     try:
         return Settings(
-            database_url=database_url, retry_delays=parse_retry_delays(retry_delays), **fields
+            database_url=database_url,
+            retry_delays=parse_retry_delays(retry_delays),
+            retention=kept,
+            **fields,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -140,6 +159,7 @@ def serve(
     circuit_failures: CircuitFailures = 5,
     circuit_open_seconds: CircuitOpenSeconds = 30.0,
     site_sync_interval: SiteSyncInterval = 1.0,
+    retention: Retention = None,
     log_level: Annotated[str, typer.Option(envvar=_env("log-level"))] = "info",
 ) -> None:
     """Serve the API with embedded crawl workers."""
@@ -150,6 +170,7 @@ def serve(
     settings = _settings(
         database_url,
         retry_delays,
+        retention,
         lease_seconds=lease_seconds,
         allow_private_networks=allow_private_networks,
         workers=workers,
@@ -183,11 +204,13 @@ def worker(
     circuit_failures: CircuitFailures = 5,
     circuit_open_seconds: CircuitOpenSeconds = 30.0,
     site_sync_interval: SiteSyncInterval = 1.0,
+    retention: Retention = None,
 ) -> None:
     """A standalone worker: claims jobs from the database and crawls them until SIGTERM."""
     settings = _settings(
         database_url,
         retry_delays,
+        retention,
         lease_seconds=lease_seconds,
         allow_private_networks=allow_private_networks,
         workers=concurrency,
@@ -218,6 +241,25 @@ async def _work(settings: Settings) -> None:
     async with running_service(settings, workers=settings.workers):
         logging.getLogger(__name__).info("worker running until SIGTERM")
         await stop.wait()
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(min=1, max=65535, envvar=_env("port"))] = 3000,
+    log_level: Annotated[str, typer.Option(envvar=_env("log-level"))] = "warning",
+) -> None:
+    """Run the service against a local demo site that misbehaves on purpose (no internet).
+
+    Its database is a SQLite file in a temporary directory, deleted on exit
+    (docs/demo.md).
+    """
+    from scrapejobs.demo import run_demo
+
+    try:
+        asyncio.run(run_demo(port=port, log_level=log_level))
+    except ScrapeJobsError as exc:
+        typer.echo(f"error: {exc.message}: {exc.details}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @db_app.command("upgrade")

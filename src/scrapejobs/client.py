@@ -2,18 +2,9 @@
 
 Sync, over httpx; plain dicts in and out, with the API's own field names
 (``docs/api.md``). Only this module touches httpx: its errors, and the
-server's error envelopes, become one tree of exceptions::
-
-    ClientError                          message, status (None without an answer), details
-    ├── ServerUnavailableError           no answer: connection refused, unknown host, timeout
-    ├── JobNotFoundError                 404 Job not found
-    ├── RequestRejectedError             any other 4xx: bad input, a refused transition, a conflict
-    │   └── RetryNotAllowedError         400 Job cannot be retried (details: currentStatus, reason)
-    │       └── RetryLimitExceededError  400 Job has exceeded maximum retry attempts
-    └── ServerError                      a 5xx, or an answer that is not a scrapejobs envelope
-
-``message`` is the server's ``error`` word for word, ``details`` its
-``details``.
+server's error envelopes, become one tree of exceptions
+(``scrapejobs.client_errors``, re-exported here): ``message`` is the server's
+``error`` word for word, ``details`` its ``details``.
 """
 
 from __future__ import annotations
@@ -29,6 +20,17 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
+
+from scrapejobs.client_errors import (
+    ClientError,
+    JobNotFoundError,
+    RequestRejectedError,
+    RetryLimitExceededError,
+    RetryNotAllowedError,
+    ServerError,
+    ServerUnavailableError,
+    error_for,
+)
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -52,55 +54,6 @@ FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 """A job in one of these states changes no more on its own (``wait_for`` stops there)."""
 
 Job = dict[str, Any]
-
-
-class ClientError(Exception):
-    """Base class: the request did not do what was asked."""
-
-    def __init__(self, message: str, status: int | None = None, details: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.details = details
-
-
-class ServerUnavailableError(ClientError):
-    """No answer from the server (refused, unknown host, timed out, cut off)."""
-
-
-class JobNotFoundError(ClientError):
-    """404: no job with that id (or the id is not a UUID)."""
-
-
-class RequestRejectedError(ClientError):
-    """Any other 4xx: the server refused the request and changed nothing."""
-
-
-class RetryNotAllowedError(RequestRejectedError):
-    """400 ``Job cannot be retried``: the job is not failed (``details.reason`` says why)."""
-
-
-class RetryLimitExceededError(RetryNotAllowedError):
-    """400 ``Job has exceeded maximum retry attempts`` (details: currentRetries, maxRetries...)."""
-
-
-class ServerError(ClientError):
-    """A 5xx, or an answer that is not the scrapejobs envelope."""
-
-
-_REFUSALS: Mapping[str, type[ClientError]] = {
-    "Job cannot be retried": RetryNotAllowedError,
-    "Job has exceeded maximum retry attempts": RetryLimitExceededError,
-}
-
-
-def error_for(status: int, error: str, details: Any = None) -> ClientError:
-    """The exception for a ``{"success": false}`` answer."""
-    if status == 404 and error.startswith("Job not found"):
-        return JobNotFoundError(error, status, details)
-    if 400 <= status < 500:
-        return _REFUSALS.get(error, RequestRejectedError)(error, status, details)
-    return ServerError(error, status, details)
 
 
 def _reason(exc: httpx.TransportError) -> str:
@@ -283,6 +236,17 @@ class Client:
             delaySeconds=float(delay_seconds) if delay_seconds is not None else None,
         )
         data: list[dict[str, Any]] = self._call("POST", JOBS + "/retry", json=body)["data"]
+        return data
+
+    def prune(
+        self, older_than: str, *, statuses: Sequence[str] | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Delete the ended jobs unchanged for ``older_than`` (``30d``), with their pages
+        and events; ``{deleted, matched, before, statuses, dryRun}``."""
+        body = _given(olderThan=older_than, status=list(statuses) if statuses else None)
+        data: dict[str, Any] = self._call("POST", JOBS + "/prune", json=body | {"dryRun": dry_run})[
+            "data"
+        ]
         return data
 
     # -- analytics and results -----------------------------------------------

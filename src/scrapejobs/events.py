@@ -71,7 +71,7 @@ class JobEvent:
     details: Mapping[str, Any] | None = None
     queue_wait: float | None = None
     """On a ``started`` event: seconds the attempt waited for a worker, from when the
-    job was due (its ``scheduled_at``) to the claim (migration 0010)."""
+    job was due (its ``scheduled_at``) to the claim (migration 0009)."""
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ import contextlib
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,8 @@ from scrapejobs.events import Attempt, JobEvent, attempts_from_events
 from scrapejobs.failures import Failure
 from scrapejobs.insights import Insights
 from scrapejobs.jobs import Job, JobStatus
-from scrapejobs.queries import JobFilter
+from scrapejobs.queries import NEWEST_FIRST, OLDEST_FIRST, JobFilter, JobOrder
+from scrapejobs.retention import PRUNE_BATCH, Retention
 from scrapejobs.retry import RetryPolicy, RetryRefused
 from scrapejobs.schemas import BulkRetryRequest, JobCreate
 from scrapejobs.site_manager import SiteManager
@@ -99,19 +100,22 @@ class JobManager:
         return await self._store.events(job_id)
 
     async def find_jobs(
-        self, query: JobFilter, *, limit: int = 50, offset: int = 0, oldest_first: bool = False
+        self, query: JobFilter, *, limit: int = 50, offset: int = 0, order: JobOrder = NEWEST_FIRST
     ) -> list[Job]:
-        """A page of the jobs that match, newest first (or oldest first, as bulk retry)."""
-        return await self._store.find_jobs(
-            query, limit=limit, offset=offset, oldest_first=oldest_first
-        )
+        """A page of the jobs that match, newest first unless ``order`` says otherwise
+        (bulk retry takes them ``OLDEST_FIRST``); sorted by the store, ties by ``id``."""
+        return await self._store.find_jobs(query, limit=limit, offset=offset, order=order)
 
     async def list_jobs(
-        self, query: JobFilter, *, limit: int = 50, offset: int = 0, oldest_first: bool = False
+        self, query: JobFilter, *, limit: int = 50, offset: int = 0, order: JobOrder = NEWEST_FIRST
     ) -> tuple[list[Job], int]:
         """A page of the jobs that match, and how many match."""
-        found = await self.find_jobs(query, limit=limit, offset=offset, oldest_first=oldest_first)
+        found = await self.find_jobs(query, limit=limit, offset=offset, order=order)
         return found, await self._store.count_jobs(query)
+
+    async def count_jobs(self, query: JobFilter) -> int:
+        """How many jobs match."""
+        return await self._store.count_jobs(query)
 
     async def count_by_status(self, query: JobFilter) -> dict[JobStatus, int]:
         """How many jobs match in each status, in one query (``query.status`` ignored)."""
@@ -214,19 +218,26 @@ class JobManager:
     ) -> list[BulkRetryResult]:
         """Retry the failed jobs that match, oldest first, up to ``limit``; one result per job."""
         query = JobFilter(
-            status=JobStatus.FAILED,
             domain=request.domain,
             failure_pattern=request.failurePattern,
             error_contains=request.errorContains,
             ids=tuple(request.ids) if request.ids is not None else None,
         )
-        matched = await self.find_jobs(query, limit=request.limit, oldest_first=True)
+        return await self.retry_failed(
+            query, limit=request.limit, actor=actor, delay_seconds=request.delaySeconds
+        )
+
+    async def retry_failed(
+        self, query: JobFilter, *, limit: int, actor: str = "api", delay_seconds: float = 0
+    ) -> list[BulkRetryResult]:
+        """Retry the failed jobs ``query`` matches (whatever its status says), oldest
+        first, up to ``limit``, each as :meth:`retry_job`; one result per job."""
+        failed = replace(query, status=JobStatus.FAILED)
+        matched = await self.find_jobs(failed, limit=limit, order=OLDEST_FIRST)
         results = []
         for job in matched:
             try:
-                retried = await self.retry_job(
-                    job.id, actor=actor, delay_seconds=request.delaySeconds
-                )
+                retried = await self.retry_job(job.id, actor=actor, delay_seconds=delay_seconds)
             except (JobNotFound, JobConflict) as exc:
                 results.append(BulkRetryResult(job.id, False, exc.message))
             else:
@@ -330,6 +341,22 @@ class JobManager:
             for row in rows:
                 yield row
             after = rows[-1]["id"]
+
+    async def prune(
+        self, retention: Retention, *, dry_run: bool = False, batch: int = PRUNE_BATCH
+    ) -> int | None:
+        """Delete the ended jobs ``retention`` selects (or count them, ``dry_run``),
+        ``batch`` per transaction; None when another process is pruning now."""
+        before, statuses, deleted = retention.cutoff(self.clock()), retention.statuses, 0
+        if dry_run:
+            return await self._store.count_prunable(statuses, before)
+        while True:
+            done = await self._store.prune_jobs(statuses, before, limit=batch)
+            if done is None:
+                return deleted or None
+            deleted += done
+            if done < batch:
+                return deleted
 
     async def reap_expired_leases(self) -> list[Job]:
         """Fail the running jobs whose worker stopped renewing (``worker_lost``)."""

@@ -45,6 +45,7 @@ __all__ = [
     "JobConfig",
     "JobCreate",
     "JobUpdate",
+    "PruneRequest",
     "RetryRequest",
     "StrictModel",
 ]
@@ -282,6 +283,16 @@ class BulkRetryRequest(StrictModel):
         if all(value is None for value in filters):
             raise ValueError("give at least one of domain, failurePattern, errorContains or ids")
         return self
+
+
+class PruneRequest(StrictModel):
+    """``POST /api/scrape-jobs/prune``: delete the ended jobs unchanged for ``olderThan``."""
+
+    olderThan: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    """A duration: ``90s``, ``30m``, ``24h``, ``30d``, ``2w``."""
+    status: list[Literal["completed", "failed", "cancelled"]] | None = None
+    """Only these statuses (default: all three)."""
+    dryRun: StrictBool = False
 
 
 class ClaimRequest(StrictModel):

@@ -1,4 +1,5 @@
-"""The running service: store, manager, lease reaper and (optionally) workers, as one unit.
+"""The running service: store, manager, lease reaper, pruner (with ``--retention``) and
+(optionally) workers, as one unit.
 
 ``scrapejobs serve`` wraps it around the HTTP app; ``scrapejobs worker``
 runs it alone. Shutting it down stops the workers first (they finish or
@@ -15,6 +16,7 @@ from contextlib import asynccontextmanager
 
 from scrapejobs.errors import StorageUnavailable
 from scrapejobs.manager import JobManager
+from scrapejobs.retention import Retention
 from scrapejobs.settings import Settings
 from scrapejobs.storage import SqlStore, migrate
 
@@ -48,6 +50,20 @@ async def reap_leases_forever(manager: JobManager, interval: float) -> None:
             log.error("lease reaper: %s (%s)", exc.message, exc.details)
 
 
+async def prune_forever(manager: JobManager, retention: Retention, interval: float) -> None:
+    """Delete the jobs ``retention`` selects, every ``interval`` seconds; a process
+    that finds another one pruning leaves it to that one this time."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            deleted = await manager.prune(retention)
+        except StorageUnavailable as exc:
+            log.error("pruner: %s (%s)", exc.message, exc.details)
+            continue
+        if deleted:
+            log.info("pruner: deleted %d jobs unchanged for %s", deleted, retention.older_than)
+
+
 @asynccontextmanager
 async def _working(manager: JobManager, settings: Settings, workers: int) -> AsyncIterator[None]:
     """Embedded workers; on exit they finish or release their jobs."""
@@ -78,7 +94,12 @@ async def running_service(settings: Settings, *, workers: int) -> AsyncIterator[
     manager = JobManager(
         store, settings.policy, lease_seconds=settings.lease_seconds, breaker=settings.breaker
     )
-    reaper = asyncio.create_task(reap_leases_forever(manager, settings.reap_interval))
+    background = [asyncio.create_task(reap_leases_forever(manager, settings.reap_interval))]
+    if settings.retention is not None:
+        retention = Retention(settings.retention)
+        background.append(
+            asyncio.create_task(prune_forever(manager, retention, settings.prune_interval))
+        )
     try:
         if workers:
             async with _working(manager, settings, workers):
@@ -86,7 +107,8 @@ async def running_service(settings: Settings, *, workers: int) -> AsyncIterator[
         else:
             yield manager
     finally:
-        reaper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reaper
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from scrapejobs.retry import RetryPolicy
 from scrapejobs.sites import Breaker
@@ -35,6 +36,10 @@ class Settings:
     circuit_failures: int = 5
     circuit_open_seconds: float = 30.0
     site_sync_interval: float = 1.0
+    retention: timedelta | None = None
+    """Delete ended jobs unchanged for this long (``scrapejobs.retention``); None keeps all."""
+    prune_interval: float = 600.0
+    """Seconds between two runs of the pruner (when ``retention`` is set)."""
     policy: RetryPolicy = field(init=False)
 
     def __post_init__(self) -> None:
@@ -49,6 +54,10 @@ class Settings:
             raise ValueError("circuit failures must be 0 or more, its open seconds 0 to a day")
         if not 0.05 <= self.site_sync_interval <= 60:
             raise ValueError("site sync interval must be 0.05 to 60 seconds")
+        if self.retention is not None and self.retention <= timedelta(0):
+            raise ValueError("retention must be a positive duration")
+        if not 0.01 <= self.prune_interval <= 86_400:
+            raise ValueError("prune interval must be 0.01 s to a day")
         object.__setattr__(self, "policy", RetryPolicy(delays=self.retry_delays))
 
     @property

@@ -18,9 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from scrapejobs.events import JobEvent
+from scrapejobs.activity import LatencySummary, Window
+from scrapejobs.events import EventKind, JobEvent
 from scrapejobs.jobs import Job, JobStatus
-from scrapejobs.queries import JobFilter
+from scrapejobs.queries import NEWEST_FIRST, JobFilter, JobOrder
 from scrapejobs.sites import Site, SiteStatus
 from scrapejobs.stats import FailureTally, StatsCounts
 
@@ -51,9 +52,10 @@ class Store(Protocol):
     async def get_job(self, job_id: str) -> Job | None: ...
 
     async def find_jobs(
-        self, query: JobFilter, *, limit: int, offset: int = 0, oldest_first: bool = False
+        self, query: JobFilter, *, limit: int, offset: int = 0, order: JobOrder = NEWEST_FIRST
     ) -> list[Job]:
-        """Jobs that match, newest first (or oldest first), by ``created_at`` then ``id``."""
+        """A page of the jobs that match, sorted by ``order`` in the store; ties
+        newest first, then by ``id`` (``JobOrder``)."""
 
     async def count_jobs(self, query: JobFilter) -> int: ...
 
@@ -84,6 +86,15 @@ class Store(Protocol):
 
     async def delete_job(self, job: Job) -> bool:
         """Delete ``job`` with its history if it is unchanged since it was read."""
+
+    async def count_prunable(self, statuses: Sequence[JobStatus], before: datetime) -> int:
+        """Jobs in ``statuses`` last changed before ``before`` (``scrapejobs.retention``)."""
+
+    async def prune_jobs(
+        self, statuses: Sequence[JobStatus], before: datetime, *, limit: int
+    ) -> int | None:
+        """Delete up to ``limit`` of those, with their events and pages, out of the
+        counts in the same transaction; None when another process is pruning."""
 
     # -- sites ------------------------------------------------------------------
     # A job's site has a row from the job's creation on (``insert_job``, ``save``).
@@ -137,3 +148,17 @@ class Store(Protocol):
 
     async def shared_counts(self) -> tuple[dict[str, int], FailureTally]:
         """Jobs by status and the failure tally of all jobs (the database metrics)."""
+
+    # -- activity (scrapejobs.activity) -------------------------------------------
+
+    async def event_counts(self, window: Window) -> dict[tuple[EventKind, int], int]:
+        """Completed, failed and retried events by (kind, bucket of ``window``)."""
+
+    async def queue_waits(self, window: Window) -> dict[int, LatencySummary]:
+        """The queue waits of the attempts started in each bucket of ``window``."""
+
+    async def running_jobs(self, *, limit: int) -> list[Job]:
+        """Running jobs, longest running (oldest ``started_at``) first."""
+
+    async def page_counts(self, attempts: Mapping[str, int]) -> dict[str, int]:
+        """Pages stored by each job's attempt ``attempts[job_id]``, every job named."""

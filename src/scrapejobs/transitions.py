@@ -204,6 +204,8 @@ def started(running: Job) -> JobEvent:
         from_status=JobStatus.PENDING,
         to_status=JobStatus.RUNNING,
         attempt=running.attempts,
+        # A claim takes only due jobs (scheduled_at <= now), and does not move scheduled_at.
+        queue_wait=max((running.started_at - running.scheduled_at).total_seconds(), 0.0),
     )
 
 

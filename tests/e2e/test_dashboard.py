@@ -452,7 +452,7 @@ def test_bulk_retry_confirms_the_count_then_lists_each_result(
     page.goto(dashboard.url("/bulk"))
     page.get_by_role("button", name="Count the failed jobs").click()
     expect(page.locator("#error-summary")).to_contain_text(
-        "give at least one of domain, failurePattern, errorContains or ids"
+        "Choose a domain or a failure pattern to retry"
     )
 
     page.get_by_label("Domain", exact=True).fill("bulk.example")
@@ -463,7 +463,7 @@ def test_bulk_retry_confirms_the_count_then_lists_each_result(
     dashboard.shoot(page, "09-bulk-confirm")
     assert len(dashboard.jobs(domain="bulk.example", status="failed")) == 3  # nothing yet
 
-    confirm = page.get_by_role("button", name="Retry 3 failed jobs")
+    confirm = page.get_by_role("button", name="Retry 2 failed jobs")  # 1 has no retries left
     confirm.click()
     expect(page.locator("#bulk-summary")).to_have_text("Retried 2 of 3 matching failed jobs")
     results = page.locator("table.bulk-results tbody tr")
@@ -481,9 +481,11 @@ def test_bulk_retry_confirms_the_count_then_lists_each_result(
 
 def test_bulk_retry_by_failure_pattern_from_a_link(dashboard: Dashboard, page: Page) -> None:
     page.goto(dashboard.url("/jobs?domain=bulk-other.example&failure_pattern=network_connectivity"))
-    page.get_by_role("link", name="Retry the failed jobs of this filter…").click()
-    expect(page.get_by_label("Failure pattern", exact=True)).to_have_value("network_connectivity")
-    expect(page.locator("#bulk-count")).to_contain_text("This touches 1 failed job of")
+    page.get_by_role("link", name="Retry 1 failed job…").click()
+    expect(page.locator("#bulk-count")).to_contain_text(
+        "This touches 1 failed job of domain bulk-other.example, "
+        "failure pattern network_connectivity"
+    )
     page.get_by_role("button", name="Retry 1 failed job").click()
     expect(page.locator("#bulk-summary")).to_have_text("Retried 1 of 1 matching failed jobs")
     assert dashboard.job(dashboard.ids["bulk-other"])["status"] == "pending"

@@ -26,6 +26,7 @@ DOMAIN_MODULES = [
     "sites.py",
     "limits.py",
     "blocks.py",
+    "activity.py",
 ]
 ADAPTERS = ["web", "console", "crawler", "worker.py"]
 MAX_MODULE_LINES = 400

@@ -15,7 +15,7 @@ from scrapejobs.jobs import DEFAULT_CONFIG, Job, JobStatus, JobType, LastRetry
 from scrapejobs.schemas import JobCreate
 from scrapejobs.site_manager import SiteView
 from scrapejobs.sites import Site
-from scrapejobs.web import charts, forms, job_view, views
+from scrapejobs.web import charts, forms, job_view, jobs_table, views
 from scrapejobs.web.domains_page import site_row
 from scrapejobs.web.pages import api_validation_details
 from tests.factories import STATS_REPORT, build_job
@@ -157,7 +157,7 @@ def test_cancel_and_delete_follow_the_state_machine() -> None:
 
 
 def test_parse_filters_reads_and_normalises_the_query_string() -> None:
-    filters, errors = views.parse_filters(
+    filters, errors = jobs_table.parse_filters(
         {
             "status": "failed",
             "domain": " Example.COM ",
@@ -167,16 +167,16 @@ def test_parse_filters_reads_and_normalises_the_query_string() -> None:
         }
     )
     assert errors == {}
-    assert filters == views.JobFilters(
+    assert filters == jobs_table.JobFilters(
         JobStatus.FAILED, "example.com", JobType.PAGE_SCRAPE, FailurePattern.RATE_LIMITING, 3
     )
 
 
 def test_parse_filters_reports_each_bad_field() -> None:
-    filters, errors = views.parse_filters(
+    filters, errors = jobs_table.parse_filters(
         {"status": "lost", "domain": "a b", "job_type": "x", "failure_pattern": "y", "page": "-2"}
     )
-    assert filters == views.JobFilters()
+    assert filters == jobs_table.JobFilters()
     assert errors == {
         "status": "Unknown status 'lost'",
         "domain": "domain must not contain white space",
@@ -188,26 +188,22 @@ def test_parse_filters_reports_each_bad_field() -> None:
 @pytest.mark.parametrize(("raw", "page"), [(None, 1), ("", 1), ("0", 1), ("abc", 1), ("7", 7)])
 def test_parse_filters_page(raw: str | None, page: int) -> None:
     params = {"page": raw} if raw is not None else {}
-    assert views.parse_filters(params)[0].page == page
+    assert jobs_table.parse_filters(params)[0].page == page
 
 
 def test_filter_query_keeps_the_page_until_a_filter_changes() -> None:
-    filters = views.JobFilters(status=JobStatus.FAILED, domain="example.com", page=2)
+    filters = jobs_table.JobFilters(status=JobStatus.FAILED, domain="example.com", page=2)
     assert filters.query() == "status=failed&domain=example.com&page=2"
     assert filters.query(page=3) == "status=failed&domain=example.com&page=3"
     assert filters.query(status=JobStatus.PENDING) == "status=pending&domain=example.com"
     assert filters.query(status=None) == "domain=example.com"
-    assert views.JobFilters().query() == ""
-
-
-def test_bulk_query_needs_a_domain_or_a_pattern() -> None:
-    assert views.JobFilters(status=JobStatus.FAILED).bulk_query is None
-    pattern = views.JobFilters(failure_pattern=FailurePattern.SERVER_ERROR)
-    assert pattern.bulk_query == "domain=&failurePattern=server_error"
+    assert jobs_table.JobFilters().query() == ""
 
 
 def test_job_row() -> None:
-    row = views.job_row(make_job(failure=Failure(ErrorType.TIMEOUT, "x" * 200), retry_count=1), NOW)
+    row = jobs_table.job_row(
+        make_job(failure=Failure(ErrorType.TIMEOUT, "x" * 200), retry_count=1), NOW
+    )
     assert (row.retries, row.status, row.failure_pattern) == (
         "1/3",
         "failed",
@@ -215,13 +211,13 @@ def test_job_row() -> None:
     )
     assert row.error == "x" * 200 and row.error_short == "x" * 79 + "…"
     assert (row.updated, row.next_run, row.next_run_iso) == ("5 min ago", "", None)
-    pending = views.job_row(make_job(status=JobStatus.PENDING, scheduled_at=NOW), NOW)
+    pending = jobs_table.job_row(make_job(status=JobStatus.PENDING, scheduled_at=NOW), NOW)
     assert (pending.next_run, pending.next_run_iso) == ("due now", "2024-01-01T12:00:00.000Z")
 
 
 def test_status_counts_link_to_each_status_keeping_the_other_filters() -> None:
-    filters = views.JobFilters(status=JobStatus.FAILED, domain="example.com", page=4)
-    counts = views.status_counts({JobStatus.PENDING: 2, JobStatus.FAILED: 3}, filters)
+    filters = jobs_table.JobFilters(status=JobStatus.FAILED, domain="example.com", page=4)
+    counts = jobs_table.status_counts({JobStatus.PENDING: 2, JobStatus.FAILED: 3}, filters)
     assert [(c.label, c.count, c.current) for c in counts] == [
         ("all", 5, False),
         ("pending", 2, False),
@@ -246,7 +242,7 @@ def test_status_counts_link_to_each_status_keeping_the_other_filters() -> None:
     ],
 )
 def test_paginate(total: int, page: int, expected: tuple[Any, ...]) -> None:
-    p = views.paginate(total, views.JobFilters(page=page), size=25)
+    p = jobs_table.paginate(total, jobs_table.JobFilters(page=page), size=25)
     assert (p.page, p.pages, p.first, p.last, p.previous_query, p.next_query) == expected
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import enum
 import os
-import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,8 +30,9 @@ from scrapejobs.console.report import stats_report
 from scrapejobs.console.views import bulk_table, job_view, jobs_footer, jobs_table, moment
 from scrapejobs.failures import FailurePattern
 from scrapejobs.jobs import JobStatus, JobType, timestamp
+from scrapejobs.retention import parse_duration
 
-__all__ = ["cancel", "jobs", "results", "retry", "show", "since_timestamp", "stats"]
+__all__ = ["cancel", "jobs", "prune", "results", "retry", "show", "since_timestamp", "stats"]
 
 JobId = Annotated[
     str, typer.Argument(metavar="JOB_ID", help="The job's id (a UUID).", show_default=False)
@@ -164,7 +164,32 @@ def cancel(job_id: JobId, server: Server = DEFAULT_SERVER, as_json: AsJson = Fal
         say(stdout(), f"Job {job['id']} {job['status']}")
 
 
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+class Ended(enum.StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Unchanged for this long: 30d, 12h, 2w...")
+    ],
+    status: Annotated[
+        list[Ended] | None, typer.Option("--status", help="Only these (repeatable); default all.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count them; delete nothing.")] = False,
+    server: Server = DEFAULT_SERVER,
+    as_json: AsJson = False,
+) -> None:
+    """Delete ended jobs (completed, failed, cancelled) with their pages and events."""
+    with connected(server) as client:
+        data = client.prune(older_than, statuses=[s.value for s in status or ()], dry_run=dry_run)
+    if as_json:
+        print_json(data)
+        return
+    done = "would be deleted" if dry_run else "deleted"
+    which = ", ".join(data["statuses"])
+    say(stdout(), f"{data['matched']} jobs ({which}) unchanged since {data['before']} {done}.")
 
 
 def since_timestamp(text: str | None, now: datetime) -> str | None:
@@ -174,10 +199,8 @@ def since_timestamp(text: str | None, now: datetime) -> str | None:
     """
     if text is None:
         return None
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw])", text.strip())
-    if match is None:
-        return text
-    return timestamp(now - timedelta(seconds=float(match[1]) * UNITS[match[2]]))
+    age = parse_duration(text)
+    return text if age is None else timestamp(now - age)
 
 
 def stats(

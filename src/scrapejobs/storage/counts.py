@@ -25,6 +25,7 @@ __all__ = [
     "add_events",
     "failures_of",
     "forget_job",
+    "forget_jobs",
     "move_job",
     "recount",
 ]
@@ -111,29 +112,50 @@ async def forget_job(conn: AsyncConnection, job: Job, tallied: Tallied) -> None:
         await _count(conn, failure_counts, key, -events)
 
 
-async def recount(conn: AsyncConnection) -> None:
-    """Rebuild both tables from the rows (after a bulk load, or a migration)."""
-    exhausted = sa.case((EXHAUSTED, 1), else_=0)
-    job_keys = (
+def _job_columns() -> tuple[sa.ColumnElement[Any], ...]:
+    """``_job_key`` in SQL, for the rows of ``jobs``."""
+    return (
         jobs.c.domain,
         jobs.c.job_type,
         jobs.c.status,
         jobs.c.retry_count,
         sa.func.coalesce(jobs.c.error_type, ""),
         sa.func.coalesce(jobs.c.failure_pattern, ""),
-        exhausted,
+        sa.case((EXHAUSTED, 1), else_=0),
     )
+
+
+def _event_columns() -> tuple[sa.ColumnElement[Any], ...]:
+    """``_failure_key`` in SQL, for the rows of ``job_events``."""
     e = job_events.c
-    event_keys = (
+    return (
         e.domain,
         e.job_type,
         e.event,
         sa.func.coalesce(e.failure_pattern, ""),
         sa.func.coalesce(e.error_type, ""),
     )
+
+
+async def forget_jobs(conn: AsyncConnection, ids: Sequence[str]) -> None:
+    """Take the jobs ``ids`` (about to be deleted), and their failures and retries,
+    out of the counts: one grouped read of each table, one upsert per key."""
+    keys = _job_columns()
+    grouped = sa.select(*keys, sa.func.count()).where(jobs.c.id.in_(ids)).group_by(*keys)
+    changes = [(job_counts, tuple(row[:-1]), -row[-1]) for row in await conn.execute(grouped)]
+    keys = _event_columns()
+    on_events = (job_events.c.job_id.in_(ids), job_events.c.event.in_(FAILURE_EVENTS))
+    grouped = sa.select(*keys, sa.func.count()).where(*on_events).group_by(*keys)
+    changes += [(failure_counts, tuple(row[:-1]), -row[-1]) for row in await conn.execute(grouped)]
+    for table, key, delta in sorted(changes, key=lambda change: (change[0].name, change[1])):
+        await _count(conn, table, key, delta)
+
+
+async def recount(conn: AsyncConnection) -> None:
+    """Rebuild both tables from the rows (after a bulk load, or a migration)."""
     for table, keys, filters in (
-        (job_counts, job_keys, []),
-        (failure_counts, event_keys, [e.event.in_(FAILURE_EVENTS)]),
+        (job_counts, _job_columns(), []),
+        (failure_counts, _event_columns(), [job_events.c.event.in_(FAILURE_EVENTS)]),
     ):
         counted = sa.select(*keys, sa.func.count()).where(*filters).group_by(*keys)
         await conn.execute(table.delete())

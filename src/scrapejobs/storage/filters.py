@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from scrapejobs.queries import JobFilter
+from scrapejobs.queries import JobFilter, id_prefix
 from scrapejobs.storage.tables import job_counts, jobs
 
 __all__ = ["by_status", "total", "where"]
@@ -31,6 +31,12 @@ def _keyed(query: JobFilter, table: sa.Table) -> Where:
         clauses.append(table.c.job_type == query.job_type.value)
     if query.failure_pattern is not None:
         clauses.append(table.c.failure_pattern == query.failure_pattern.value)
+    if query.retries_left is not None:
+        if table is job_counts:  # keyed on Job.retries_exhausted
+            clauses.append(table.c.exhausted == int(not query.retries_left))
+        else:
+            under_limit = table.c.retry_count < table.c.max_retries
+            clauses.append(under_limit if query.retries_left else ~under_limit)
     return clauses
 
 
@@ -48,12 +54,32 @@ def where(query: JobFilter) -> Where:
         clauses.append(jobs.c.id.in_(query.ids))
     if query.created_since is not None:
         clauses.append(jobs.c.created_at >= query.created_since)
+    if query.search is not None:
+        clauses.append(_search(query.search))
     return clauses
+
+
+def _search(text: str) -> sa.ColumnElement[bool]:
+    """A job id (or its start), or text in the domain or ``config.startUrl``.
+
+    ``config["startUrl"].as_string()`` is ``config ->> 'startUrl'`` on
+    PostgreSQL (JSONB) and ``json_extract(config, '$."startUrl"')`` on SQLite
+    (JSON text): NULL when the job has none, which matches nothing.
+    """
+    pattern = "%" + _escape_like(text) + "%"
+    found = [
+        jobs.c.domain.ilike(pattern, escape="\\"),
+        jobs.c.config["startUrl"].as_string().ilike(pattern, escape="\\"),
+    ]
+    if (prefix := id_prefix(text)) is not None:
+        found.append(jobs.c.id.startswith(prefix, autoescape=True))
+    return sa.or_(*found)
 
 
 def _counted(query: JobFilter) -> bool:
     """Whether ``job_counts`` can answer for ``query``."""
-    return query.error_contains is None and query.ids is None and query.created_since is None
+    uncounted = (query.error_contains, query.ids, query.created_since, query.search)
+    return all(value is None for value in uncounted)
 
 
 def total(query: JobFilter) -> sa.Select[Any]:

@@ -18,10 +18,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from scrapejobs import activity
 from scrapejobs.events import EventKind, JobEvent
 from scrapejobs.failures import ErrorType
 from scrapejobs.jobs import Job, JobStatus
-from scrapejobs.queries import JobFilter
+from scrapejobs.queries import NEWEST_FIRST, JobFilter, JobOrder, SortKey
 from scrapejobs.sites import Site, SiteStatus
 from scrapejobs.stats import MIN_EVIDENCE, TOP, FailureTally, StatsCounts
 from scrapejobs.transitions import claimed
@@ -84,13 +85,14 @@ class MemoryStore:
         return [job for job in self.jobs.values() if query.matches(job)]
 
     async def find_jobs(
-        self, query: JobFilter, *, limit: int, offset: int = 0, oldest_first: bool = False
+        self, query: JobFilter, *, limit: int, offset: int = 0, order: JobOrder = NEWEST_FIRST
     ) -> list[Job]:
+        newest_first = order.key is not SortKey.CREATED or order.descending
         found = sorted(
-            self._matching(query),
-            key=lambda job: (job.created_at, job.id),
-            reverse=not oldest_first,
+            self._matching(query), key=lambda job: (job.created_at, job.id), reverse=newest_first
         )
+        if order.key is not SortKey.CREATED:  # a stable sort keeps ties newest first
+            found.sort(key=order.value_of, reverse=order.descending)  # type: ignore[arg-type]
         return found[offset : offset + limit]
 
     async def count_jobs(self, query: JobFilter) -> int:
@@ -154,6 +156,21 @@ class MemoryStore:
         self.pages.pop(job.id, None)
         self._keys = {key: held for key, held in self._keys.items() if held[0] != job.id}
         return True
+
+    def _prunable(self, statuses: Sequence[JobStatus], before: datetime) -> list[Job]:
+        found = [j for j in self.jobs.values() if j.status in statuses and j.updated_at < before]
+        return sorted(found, key=lambda job: job.updated_at)
+
+    async def count_prunable(self, statuses: Sequence[JobStatus], before: datetime) -> int:
+        return len(self._prunable(statuses, before))
+
+    async def prune_jobs(
+        self, statuses: Sequence[JobStatus], before: datetime, *, limit: int
+    ) -> int | None:
+        picked = self._prunable(statuses, before)[:limit]
+        for job in picked:
+            await self.delete_job(job)
+        return len(picked)
 
     # -- sites ------------------------------------------------------------------
 
@@ -265,8 +282,25 @@ class MemoryStore:
 
     async def shared_counts(self) -> tuple[dict[str, int], FailureTally]:
         by_status = Counter(job.status.value for job in self.jobs.values())
-        events = (event for history in self.history.values() for event in history)
-        return dict(by_status), _tally(events)
+        return dict(by_status), _tally(self._all_events())
+
+    # -- activity (the definitions of scrapejobs.activity) -------------------------
+
+    def _all_events(self) -> Iterable[JobEvent]:
+        return (event for history in self.history.values() for event in history)
+
+    async def event_counts(self, window: activity.Window) -> dict[tuple[EventKind, int], int]:
+        return activity.count_events(self._all_events(), window)
+
+    async def queue_waits(self, window: activity.Window) -> dict[int, activity.LatencySummary]:
+        return activity.queue_waits(self._all_events(), window)
+
+    async def running_jobs(self, *, limit: int) -> list[Job]:
+        running = [job for job in self.jobs.values() if job.status is JobStatus.RUNNING]
+        return sorted(running, key=lambda job: (job.started_at or job.updated_at, job.id))[:limit]
+
+    async def page_counts(self, attempts: Mapping[str, int]) -> dict[str, int]:
+        return {job_id: len(self._pages(job_id, n)) for job_id, n in attempts.items()}
 
 
 def _tally(events: Iterable[JobEvent]) -> FailureTally:

@@ -21,13 +21,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from scrapejobs.activity import LatencySummary, Window
 from scrapejobs.errors import StorageUnavailable
-from scrapejobs.events import JobEvent
+from scrapejobs.events import EventKind, JobEvent
 from scrapejobs.jobs import Job, JobStatus
-from scrapejobs.queries import JobFilter
+from scrapejobs.queries import NEWEST_FIRST, JobFilter, JobOrder
 from scrapejobs.sites import Site, SiteStatus
 from scrapejobs.stats import FailureTally, StatsCounts
-from scrapejobs.storage import analytics, counts, filters
+from scrapejobs.storage import activity, analytics, counts, filters, ordering, retention
 from scrapejobs.storage import pages as page_rows
 from scrapejobs.storage import sites as site_rows
 from scrapejobs.storage.database import WRITE, make_engine
@@ -123,13 +124,12 @@ class SqlStore:
         return job_from_row(row) if row else None
 
     async def find_jobs(
-        self, query: JobFilter, *, limit: int, offset: int = 0, oldest_first: bool = False
+        self, query: JobFilter, *, limit: int, offset: int = 0, order: JobOrder = NEWEST_FIRST
     ) -> list[Job]:
-        order = (jobs.c.created_at, jobs.c.id)
         statement = (
             jobs.select()
             .where(*filters.where(query))
-            .order_by(*(order if oldest_first else (column.desc() for column in order)))
+            .order_by(*ordering.order_by(order, postgres=self._postgres))
             .limit(limit)
             .offset(offset)
         )
@@ -254,6 +254,16 @@ class SqlStore:
             await counts.forget_job(conn, job, tallied)
         return True
 
+    async def count_prunable(self, statuses: Sequence[JobStatus], before: datetime) -> int:
+        async with self._transaction() as conn:
+            return await retention.count_prunable(conn, statuses, before)
+
+    async def prune_jobs(
+        self, statuses: Sequence[JobStatus], before: datetime, *, limit: int
+    ) -> int | None:
+        async with self._transaction(write=True) as conn:
+            return await retention.prune_batch(conn, statuses, before, limit=limit)
+
     # -- sites -------------------------------------------------------------------
 
     async def get_site(self, site: str) -> Site | None:
@@ -320,6 +330,22 @@ class SqlStore:
     async def shared_counts(self) -> tuple[dict[str, int], FailureTally]:
         async with self._transaction() as conn:
             return await analytics.shared_counts(conn)
+
+    async def event_counts(self, window: Window) -> dict[tuple[EventKind, int], int]:
+        async with self._transaction() as conn:
+            return await activity.event_counts(conn, window)
+
+    async def queue_waits(self, window: Window) -> dict[int, LatencySummary]:
+        async with self._transaction() as conn:
+            return await activity.queue_waits(conn, window)
+
+    async def running_jobs(self, *, limit: int) -> list[Job]:
+        async with self._transaction() as conn:
+            return await activity.running_jobs(conn, limit)
+
+    async def page_counts(self, attempts: Mapping[str, int]) -> dict[str, int]:
+        async with self._transaction() as conn:
+            return await activity.page_counts(conn, attempts)
 
     async def recount(self) -> None:
         """Rebuild the running counts from the rows (after a bulk load)."""

@@ -179,6 +179,8 @@ job_events = sa.Table(
     sa.Column("domain", sa.String(300)),
     sa.Column("job_type", sa.String(32)),
     sa.Column("job_created_at", UTCDateTime),
+    # On started events: seconds the attempt waited for a worker (migration 0009).
+    sa.Column("queue_wait", sa.Float),
     sa.Index("ix_job_events_job", "job_id", "id"),
     sa.Index("ix_job_events_event_at", "event", "at"),
     # Analytics of the jobs created since a moment (the counts below cannot say).

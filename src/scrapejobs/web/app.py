@@ -13,6 +13,8 @@ from scrapejobs.errors import StorageUnavailable
 from scrapejobs.manager import JobManager
 from scrapejobs.service import running_service
 from scrapejobs.settings import Settings
+from scrapejobs.web.activity_api import router as activity_api_router
+from scrapejobs.web.activity_page import router as activity_page_router
 from scrapejobs.web.api_docs import router as api_docs_router
 from scrapejobs.web.dashboard import router as dashboard_router
 from scrapejobs.web.domains_page import router as domains_page_router
@@ -53,10 +55,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(RequestTimer)
+    app.include_router(activity_api_router)  # before jobs: /{job_id} would take /activity
     app.include_router(jobs_router)
     app.include_router(sites_router)
     app.include_router(dashboard_router)  # before job_page: /jobs/new is not a job id
     app.include_router(domains_page_router)
+    app.include_router(activity_page_router)
     app.include_router(job_page_router)
     app.mount("/static", static_files(), name="static")
     app.include_router(metrics_router)

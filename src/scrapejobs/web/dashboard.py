@@ -7,13 +7,16 @@ models (``views``, ``forms``, ``charts``), and renders a template
 swaps in; the same URL without htmx gets the whole page, so every action also
 works as a plain form post.
 
-Pages here: ``/`` and ``/jobs`` (the jobs table), ``/jobs/new`` (submit),
-``/bulk`` (bulk retry), ``/analytics``; fragments ``/jobs/table`` (live
-refresh) and ``POST /bulk``. One job's page is ``job_page.py``.
+Pages here: ``/`` and ``/jobs`` (the jobs table), ``/jobs/retry-failed``
+(retry the failed jobs of the table's filter: confirm, then the results),
+``/jobs/new`` (submit), ``/bulk`` (bulk retry), ``/analytics``; fragments
+``/jobs/table`` (live refresh) and ``POST /bulk``. One job's page is
+``job_page.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -23,9 +26,11 @@ from pydantic import ValidationError
 
 from scrapejobs.jobs import Job, JobStatus, timestamp
 from scrapejobs.manager import JobManager
-from scrapejobs.queries import JobFilter
+from scrapejobs.queries import NEWEST_FIRST, OLDEST_FIRST, JobFilter
 from scrapejobs.schemas import BulkRetryRequest, JobCreate
-from scrapejobs.web import charts, forms, views
+from scrapejobs.web import charts, forms, jobs_sort, views
+from scrapejobs.web import jobs_table as table
+from scrapejobs.web.activity_page import activity_section
 from scrapejobs.web.pages import (
     ACTOR,
     GUARDED,
@@ -43,40 +48,58 @@ BULK_LIMIT = 1000
 """Jobs one bulk retry from the dashboard takes (the API's maximum ``limit``)."""
 
 
-def _store_filter(filters: views.JobFilters) -> JobFilter:
+def _store_filter(filters: table.JobFilters) -> JobFilter:
     return JobFilter(
         status=filters.status,
         domain=filters.domain,
         job_type=filters.job_type,
         failure_pattern=filters.failure_pattern,
+        search=filters.search,
     )
 
 
 # -- the jobs table ------------------------------------------------------------
 
 
+async def _retry_offer(
+    manager: JobManager, filters: table.JobFilters, failed: int
+) -> table.RetryOffer | None:
+    if not failed or filters.status not in (None, JobStatus.FAILED):
+        return None
+    query = replace(_store_filter(filters), status=JobStatus.FAILED, retries_left=True)
+    return table.retry_offer(failed, await manager.count_jobs(query), filters)
+
+
 async def _jobs_context(request: Request, manager: JobManager) -> dict[str, Any]:
-    filters, errors = views.parse_filters(request.query_params)
+    filters, errors = table.parse_filters(request.query_params)
+    sort_error = errors.pop("sort", None)  # shown, but the table falls back to newest first
     counts = dict.fromkeys(JobStatus, 0)
     if not errors:
         counts = await manager.count_by_status(_store_filter(filters))
     total = counts[filters.status] if filters.status else sum(counts.values())
-    pagination = views.paginate(total, filters)
+    pagination = table.paginate(total, filters)
     filters = replace(filters, page=pagination.page)
     jobs: list[Job] = []
     if total:
-        offset = (pagination.page - 1) * views.PAGE_SIZE
-        jobs = await manager.find_jobs(_store_filter(filters), limit=views.PAGE_SIZE, offset=offset)
+        size = table.PAGE_SIZE
+        jobs = await manager.find_jobs(
+            _store_filter(filters),
+            limit=size,
+            offset=(pagination.page - 1) * size,
+            order=filters.sort,
+        )
     now = manager.clock()
-    failed_here = filters.status in (None, JobStatus.FAILED) and counts[JobStatus.FAILED]
     return {
         "nav": "jobs",
         "filters": filters,
-        "bulk_query": filters.bulk_query if failed_here else None,
+        "retry_offer": await _retry_offer(manager, filters, counts[JobStatus.FAILED]),
         "raw": dict(request.query_params),
         "errors": {name: [message] for name, message in errors.items()},
-        "rows": [views.job_row(job, now) for job in jobs],
-        "counts": views.status_counts(counts, filters),
+        "sort_error": sort_error,
+        "sort_description": jobs_sort.sort_description(filters.sort),
+        "headers": jobs_sort.sort_headers(filters),
+        "rows": [table.job_row(job, now) for job in jobs],
+        "counts": table.status_counts(counts, filters),
         "pagination": pagination,
         "refreshed": views.when(now),
         "refreshed_iso": timestamp(now),
@@ -139,6 +162,8 @@ def _bulk_request(
     values: dict[str, str],
 ) -> tuple[BulkRetryRequest | None, list[dict[str, str]]]:
     body: dict[str, Any] = forms.bulk_request_body(values)
+    if not body:  # the API's message names its JSON fields; a person gets the form's words
+        return None, [dict(forms.NO_BULK_FILTER)]
     body["limit"] = BULK_LIMIT
     try:
         return BulkRetryRequest.model_validate(body), []
@@ -172,7 +197,7 @@ async def bulk_page(request: Request, manager: Manager) -> HTMLResponse:
             failure_pattern=bulk.failurePattern,
         )
         # The same jobs, in the same order, as the bulk retry itself takes.
-        jobs, matched = await manager.list_jobs(query, limit=bulk.limit, oldest_first=True)
+        jobs, matched = await manager.list_jobs(query, limit=bulk.limit, order=OLDEST_FIRST)
         context["preview"] = forms.bulk_preview(jobs, matched)
         context["values"] = forms.bulk_values(
             {"domain": bulk.domain or "", "failurePattern": values["failurePattern"]}
@@ -195,6 +220,54 @@ async def bulk_retry(request: Request, manager: Manager) -> HTMLResponse:
     return render(request, template, context, status_code=400 if details else 200)
 
 
+# -- retrying the failed jobs of the jobs table's filter --------------------------
+
+
+def _retry_failed_context(
+    params: Mapping[str, str],
+) -> tuple[table.JobFilters, dict[str, Any]]:
+    filters, errors = table.parse_filters(params)
+    filters = replace(filters, status=None, page=1, sort=NEWEST_FIRST)
+    errors.pop("sort", None)
+    return filters, {
+        "nav": "jobs",
+        "filters": filters,
+        "scope_terms": table.scope_terms(filters),
+        "errors": errors,
+        "back": filters.query(),
+        "fields": filters.params(),
+        "preview": None,
+        "results": None,
+        "limit": BULK_LIMIT,
+    }
+
+
+@router.api_route("/jobs/retry-failed", methods=PAGE_METHODS)
+async def retry_failed_page(request: Request, manager: Manager) -> HTMLResponse:
+    """Confirm first: how many failed jobs of the filter will be retried, how many skipped."""
+    filters, context = _retry_failed_context(request.query_params)
+    if not context["errors"]:
+        query = replace(_store_filter(filters), status=JobStatus.FAILED)
+        # The same jobs, in the same order, as the retry itself takes.
+        jobs, matched = await manager.list_jobs(query, limit=BULK_LIMIT, order=OLDEST_FIRST)
+        context["preview"] = forms.bulk_preview(jobs, matched)
+    status_code = 400 if context["errors"] else 200
+    return render(request, "retry_failed.html", context, status_code=status_code)
+
+
+@router.post("/jobs/retry-failed", dependencies=GUARDED)
+async def retry_failed(request: Request, manager: Manager) -> HTMLResponse:
+    """Retry the failed jobs of the filter, as a bulk retry does; one result per job."""
+    form = await request.form()
+    params = {name: value for name, value in form.items() if isinstance(value, str)}
+    filters, context = _retry_failed_context(params)
+    if not context["errors"]:
+        results = await manager.retry_failed(_store_filter(filters), limit=BULK_LIMIT, actor=ACTOR)
+        context["results"] = forms.bulk_results(results)
+    template = "_retry_failed_step.html" if is_htmx(request) else "retry_failed.html"
+    return render(request, template, context, status_code=400 if context["errors"] else 200)
+
+
 # -- analytics -------------------------------------------------------------------
 
 
@@ -214,5 +287,6 @@ async def analytics_page(request: Request, manager: Manager) -> HTMLResponse:
         "raw": dict(request.query_params),
         "errors": {name: [message] for name, message in errors.items()},
         "view": view,
+        "activity": await activity_section(request, manager),  # activity_page.py
     }
     return render(request, "analytics.html", context, status_code=400 if errors else 200)

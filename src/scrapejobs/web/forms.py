@@ -19,6 +19,7 @@ __all__ = [
     "BULK_FIELDS",
     "INT_FIELDS",
     "NEW_JOB_DEFAULTS",
+    "NO_BULK_FILTER",
     "TEXT_FIELDS",
     "BulkPreview",
     "BulkResults",
@@ -29,6 +30,8 @@ __all__ = [
     "bulk_values",
     "errors_by_field",
     "job_request_body",
+    "retry_breakdown",
+    "retry_button_label",
 ]
 
 
@@ -45,13 +48,41 @@ class BulkPreview:
     exhausted: int
     """Of those, out of retries: they will be refused, each with the API's message."""
 
+    @property
+    def button(self) -> str:
+        """The confirm button counts what will be scheduled, not what is refused."""
+        return retry_button_label(self.retryable)
+
+    @property
+    def breakdown(self) -> str:
+        return retry_breakdown(self.retryable, self.exhausted)
+
 
 def bulk_preview(jobs: Sequence[Job], matched: int) -> BulkPreview:
     retryable = sum(not job.retries_exhausted for job in jobs)
     return BulkPreview(matched, len(jobs), retryable, len(jobs) - retryable)
 
 
+def _jobs(n: int) -> str:
+    return f"{n} failed job" + ("" if n == 1 else "s")
+
+
+def retry_button_label(retryable: int) -> str:
+    """``Retry 3 failed jobs``: the jobs a retry will schedule (under their retry limit)."""
+    return f"Retry {_jobs(retryable)}"
+
+
+def retry_breakdown(retryable: int, exhausted: int) -> str:
+    """``3 can be retried; 1 has no retries left`` (what a retry will do and skip, and why)."""
+    parts = [f"{retryable} can be retried"] if retryable or not exhausted else []
+    if exhausted:
+        parts.append(f"{exhausted} {'has' if exhausted == 1 else 'have'} no retries left")
+    return "; ".join(parts)
+
+
 BULK_FIELDS = ("domain", "failurePattern")
+NO_BULK_FILTER = {"field": "body", "message": "Choose a domain or a failure pattern to retry"}
+"""The bulk form's answer to an empty form (the API's message names its JSON fields)."""
 
 
 def bulk_values(params: Mapping[str, str]) -> dict[str, str]:

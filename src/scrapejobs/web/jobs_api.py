@@ -10,21 +10,24 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import Field, StrictStr, field_validator
+from pydantic import Field, StrictStr, StringConstraints, field_validator
 
-from scrapejobs.errors import InvalidRequest, StorageUnavailable
+from scrapejobs.errors import InvalidRequest, JobConflict, StorageUnavailable
 from scrapejobs.failures import FailurePattern
-from scrapejobs.jobs import Job, JobStatus, JobType, normalize_domain
+from scrapejobs.jobs import Job, JobStatus, JobType, normalize_domain, timestamp
 from scrapejobs.manager import JobManager, retry_message
-from scrapejobs.queries import JobFilter
+from scrapejobs.queries import NEWEST_FIRST, JobFilter, JobOrder
+from scrapejobs.retention import Retention
 from scrapejobs.schemas import (
     BulkRetryRequest,
     ClaimRequest,
     HeartbeatRequest,
     JobCreate,
     JobUpdate,
+    PruneRequest,
     RetryRequest,
     StrictModel,
+    Text,
 )
 from scrapejobs.web.envelope import failure, success
 from scrapejobs.web.serialize import job_json, page_json, site_state_json
@@ -59,8 +62,19 @@ class DomainQuery(StrictModel):
 class ListQuery(DomainQuery):
     status: JobStatus | None = None
     failure_pattern: FailurePattern | None = None
+    search: Annotated[Text, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    sort: Annotated[StrictStr, Field(max_length=40)] | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     offset: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0
+
+    @field_validator("sort")
+    @classmethod
+    def _known_sort(cls, value: str | None) -> str | None:
+        return str(JobOrder.parse(value)) if value is not None else None
+
+    @property
+    def order(self) -> JobOrder:
+        return JobOrder.parse(self.sort) if self.sort else NEWEST_FIRST
 
 
 @router.post("", status_code=201, summary="Create a job")
@@ -73,7 +87,7 @@ async def create_job(
     return success(job_json(job), "Job already exists for this Idempotency-Key")
 
 
-@router.get("", summary="List jobs, newest first")
+@router.get("", summary="List jobs, newest first (or by ?sort=)")
 async def list_jobs(manager: Manager, query: Annotated[ListQuery, Query()]) -> JSONResponse:
     found, total = await manager.list_jobs(
         JobFilter(
@@ -81,9 +95,11 @@ async def list_jobs(manager: Manager, query: Annotated[ListQuery, Query()]) -> J
             domain=query.domain,
             job_type=query.job_type,
             failure_pattern=query.failure_pattern,
+            search=query.search or None,
         ),
         limit=query.limit,
         offset=query.offset,
+        order=query.order,
     )
     pagination = {"total": total, "limit": query.limit, "offset": query.offset}
     return success([job_json(job) for job in found], pagination=pagination)
@@ -139,6 +155,24 @@ async def bulk_retry(manager: Manager, body: BulkRetryRequest) -> JSONResponse:
         for result in results
     ]
     return success(data, f"Retried {retried} of {len(results)} matching failed jobs")
+
+
+@router.post("/prune", summary="Delete ended jobs, with their pages and events, older than given")
+async def prune(manager: Manager, body: PruneRequest) -> JSONResponse:
+    statuses = tuple(JobStatus(status) for status in body.status or ())
+    retention = Retention.parse(body.olderThan, statuses)
+    done = await manager.prune(retention, dry_run=body.dryRun)
+    if done is None:
+        raise JobConflict("Another process is pruning now; try again")
+    data = {
+        "deleted": 0 if body.dryRun else done,
+        "matched": done,
+        "before": timestamp(retention.cutoff(manager.clock())),
+        "statuses": [status.value for status in retention.statuses],
+        "dryRun": body.dryRun,
+    }
+    verb = "Would delete" if body.dryRun else "Deleted"
+    return success(data, f"{verb} {done} ended jobs unchanged for {body.olderThan}")
 
 
 @router.get("/{job_id}", summary="One job with its attempt history and its site's state")
