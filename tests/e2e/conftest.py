@@ -34,12 +34,19 @@ def chromium_executable() -> str:
     )
 
 
+OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"
+"""Every host name but loopback's fails to resolve, as on a machine without a network."""
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless Chromium, one per test module."""
+    """Headless Chromium, one per test module, with no route to any host but loopback:
+    every page is tested as on a machine without internet (no CDN, no web font)."""
     executable = chromium_executable()
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, headless=True)
+        launched = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=[OFFLINE]
+        )
         yield launched
         launched.close()
 

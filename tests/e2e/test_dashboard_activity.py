@@ -252,7 +252,7 @@ def test_running_page_shows_a_running_job_and_its_pages_growing(server: Server, 
     expect(live).to_have_attribute("hx-trigger", "every 3s")
     row = page.locator(f'tr[data-job-id="{job["id"]}"]')
     expect(row.locator(".worker")).to_have_text("crawler-7")
-    expect(row.locator(".attempt")).to_have_text("1")
+    expect(row.locator(".attempt")).to_have_text("original")  # as the seed counts
     expect(row.locator(".lease")).to_contain_text(re.compile(r"in (\d+ s|1 min)"))
     expect(row.locator(".pages")).to_have_text("0")
     expect(row.locator(".page-limit")).to_have_text("50")

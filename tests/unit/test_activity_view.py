@@ -141,7 +141,7 @@ def test_running_row() -> None:
     row = running_row(job, 10, NOW)
     assert (row.worker, row.attempt, row.pages, row.limit, row.percent) == (
         "crawler-7",
-        "3 (retry 2)",
+        "retry 2",
         10,
         40,
         25.0,

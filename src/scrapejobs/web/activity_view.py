@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from scrapejobs.activity import Activity, LatencySummary, Span
+from scrapejobs.events import retry_label
 from scrapejobs.jobs import Job, JobType, timestamp
 from scrapejobs.web.views import duration, relative, when
 
@@ -225,7 +226,8 @@ def page_limit(job: Job) -> int:
 
 
 def _attempt_text(job: Job) -> str:
-    return f"{job.attempts}" + (f" (retry {job.retry_count})" if job.retry_count else "")
+    """As the seed counts (``events.retry_label``): ``original`` or ``retry 2``."""
+    return retry_label(job.retry_count)
 
 
 def running_row(job: Job, pages: int, now: datetime) -> RunningRow:
