@@ -7,8 +7,8 @@ time, for four systems side by side in the same run:
 
 - scrapejobs on PostgreSQL and on SQLite: the store of ``scrapejobs.service.
   open_store``, ``JobManager.create_job`` to enqueue (page_scrape jobs over
-  ``--domains`` domains), consumer coroutines looping ``claim_next`` then
-  ``complete_attempt`` to drain, as a worker does;
+  ``--domains`` domains); to drain, as a worker with ``consumers`` slots does:
+  one ``claim_jobs`` fills the free slots, each job then ``complete_attempt``;
 - pgqueuer: ``Queries.enqueue`` (one job a call, over an asyncpg pool) to
   enqueue, ``PgQueuer.run(mode=drain)`` with a no-op entrypoint whose
   ``concurrency_limit`` is the number of consumers (a limit the database
@@ -149,16 +149,27 @@ class Scrapejobs:
         await asyncio.gather(*(producer() for _ in range(self.spec["consumers"])))
 
     async def drain(self) -> list[Any]:
+        """As a worker with ``consumers`` slots drains: one claim fills the free slots
+        (``claim_jobs``), each job is completed on its own, with the job as claimed."""
         seen: list[str] = []
+        worker_id, slots = f"bench-{os.getpid()}", self.spec["consumers"]
+        running: set[asyncio.Task[Any]] = set()
 
-        async def consumer(number: int) -> None:
-            worker_id = f"bench-{os.getpid()}-{number}"
-            while (job := await self.manager.claim_next(worker_id)) is not None:
+        async def complete(job: Any) -> None:
+            await self.manager.complete_attempt(job.id, worker_id=worker_id, job=job)
+
+        while True:
+            free = slots - len(running)
+            batch = await self.manager.claim_jobs(worker_id, free) if free else []
+            for job in batch:
                 seen.append(job.id)
-                await self.manager.complete_attempt(job.id, worker_id=worker_id)
-
-        await asyncio.gather(*(consumer(n) for n in range(self.spec["consumers"])))
-        return seen
+                task = asyncio.create_task(complete(job))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            if not batch and not running:
+                return seen
+            if not batch or len(running) >= slots:
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
 
     async def idle(self, samples: int, pause: float, rng: random.Random) -> list[float]:
         """A real Worker (default concurrency and polling) over a crawler that does nothing."""
@@ -191,12 +202,12 @@ def _timed_manager(store: Any, claimed: dict[str, float], woken: asyncio.Event) 
     from scrapejobs.settings import Settings
 
     class TimedManager(JobManager):
-        async def claim_next(self, worker_id: str, **options: Any) -> Any:
-            job = await super().claim_next(worker_id, **options)
-            if job is not None:
+        async def claim_jobs(self, worker_id: str, limit: int, **options: Any) -> Any:
+            jobs = await super().claim_jobs(worker_id, limit, **options)
+            for job in jobs:
                 claimed[job.id] = now()
                 woken.set()
-            return job
+            return jobs
 
     return TimedManager(store, Settings().policy)
 
@@ -993,7 +1004,7 @@ What is measured: `bench/queue.py` enqueues no-op jobs and drains them
 database each run:
 
 - scrapejobs on PostgreSQL and on SQLite: `JobManager.create_job`, then
-  consumers looping `claim_next` and `complete_attempt`, as a worker does;
+  a worker's slots: one `claim_jobs` fills the free ones, each job then `complete_attempt`;
 - pgqueuer: `Queries.enqueue`, then `PgQueuer.run(mode=drain)` with the
   consumers as the entrypoint's `concurrency_limit` and a process's
   consumers (up to 10) as `batch_size`;

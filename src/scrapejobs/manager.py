@@ -17,18 +17,18 @@ from __future__ import annotations
 import contextlib
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from scrapejobs import transitions
-from scrapejobs.errors import JobConflict, JobNotFound, LeaseLost
+from scrapejobs.errors import JobConflict, JobNotFound
 from scrapejobs.events import Attempt, JobEvent, attempts_from_events
 from scrapejobs.failures import Failure
 from scrapejobs.insights import Insights
 from scrapejobs.jobs import Job, JobStatus
 from scrapejobs.queries import NEWEST_FIRST, OLDEST_FIRST, JobFilter, JobOrder
+from scrapejobs.results import Results
 from scrapejobs.retention import PRUNE_BATCH, Retention
 from scrapejobs.retry import RetryPolicy, RetryRefused
 from scrapejobs.schemas import BulkRetryRequest, JobCreate
@@ -80,6 +80,8 @@ class JobManager:
         """The sites' use cases (pause, resume, cooldowns, circuits), on the same store."""
         self.insights = Insights(store, clock, self.sites)
         """Analytics and activity over all jobs (stats, metrics, the dashboard's charts)."""
+        self.results = Results(store)
+        """The pages each job's attempts crawled: stored, counted, read back."""
 
     # -- reading ---------------------------------------------------------
 
@@ -251,9 +253,18 @@ class JobManager:
 
     async def claim_next(self, worker_id: str, *, lease_seconds: int | None = None) -> Job | None:
         """Give the next due job to ``worker_id`` with a lease, or None."""
+        claimed = await self.claim_jobs(worker_id, 1, lease_seconds=lease_seconds)
+        return claimed[0] if claimed else None
+
+    async def claim_jobs(
+        self, worker_id: str, limit: int, *, lease_seconds: int | None = None
+    ) -> list[Job]:
+        """Up to ``limit`` due jobs for ``worker_id`` (its free slots), in one statement."""
         now = self.clock()
         lease_until = self._lease_until(now, lease_seconds)
-        return await self._store.claim_next(worker_id, now=now, lease_until=lease_until)
+        return await self._store.claim_jobs(
+            worker_id, now=now, lease_until=lease_until, limit=limit
+        )
 
     async def heartbeat(
         self, job_id: str, worker_id: str, *, lease_seconds: int | None = None
@@ -273,13 +284,16 @@ class JobManager:
         worker_id: str | None,
         edit: JobEdit | None = None,
         note: str | None = None,
+        job: Job | None = None,
     ) -> Job:
         """The running attempt succeeded (``note``: what it did not cover, and why);
         its site answered, so the site's circuit closes. ``worker_id`` None: an
-        operator's report."""
+        operator's report. ``job``: the job as the caller last saw it (a worker's
+        claim), which saves reading it when nothing changed it since."""
         return await self._mutate(
             job_id,
             lambda job: transitions.completed(job, worker_id, self.clock(), edit, note),
+            job=job,
             site_answered=True,
         )
 
@@ -318,29 +332,6 @@ class JobManager:
             job_id,
             lambda job: transitions.released(job, worker_id, self.clock(), reason, seconds),
         )
-
-    async def record_pages(
-        self, job: Job, worker_id: str, pages: Sequence[Mapping[str, Any]]
-    ) -> None:
-        """Store pages of the attempt ``worker_id`` is running; LeaseLost if it no longer is."""
-        if not await self._store.add_pages(job.id, worker_id, job.attempts, pages):
-            raise LeaseLost("Worker does not hold the lease on this job", {"jobId": job.id})
-
-    async def pages_crawled(self, job: Job) -> int:
-        """Pages stored by the job's latest attempt (so far, while it runs)."""
-        return await self._store.page_count(job.id, job.attempts)
-
-    async def first_pages(self, job: Job, limit: int) -> list[dict[str, Any]]:
-        """The first ``limit`` pages of the job's latest attempt, in crawl order."""
-        return await self._store.pages_after(job.id, job.attempts, 0, limit=limit)
-
-    async def iter_pages(self, job: Job, *, chunk: int = 500) -> AsyncIterator[dict[str, Any]]:
-        """The latest attempt's pages in crawl order, read in chunks."""
-        after = 0
-        while rows := await self._store.pages_after(job.id, job.attempts, after, limit=chunk):
-            for row in rows:
-                yield row
-            after = rows[-1]["id"]
 
     async def prune(
         self, retention: Retention, *, dry_run: bool = False, batch: int = PRUNE_BATCH

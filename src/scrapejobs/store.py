@@ -8,7 +8,7 @@ manager's rules). The contract both keep:
   ``status`` as read: when someone changed the job meanwhile they write
   nothing and say so (None / False); a caller reads again and decides again.
 - A change and its events are written together or not at all.
-- ``claim_next`` gives each due job to exactly one caller.
+- ``claim_jobs`` gives each due job to exactly one caller.
 - Faults of the database surface as ``StorageUnavailable``.
 """
 
@@ -73,13 +73,14 @@ class Store(Protocol):
         ``site_answered``: the attempt reached its site, whose circuit closes
         (``Site.closed``) in the same step."""
 
-    async def claim_next(
-        self, worker_id: str, *, now: datetime, lease_until: datetime
-    ) -> Job | None:
-        """Take the next due pending job (priority, then oldest ``scheduled_at``), or None.
+    async def claim_jobs(
+        self, worker_id: str, *, now: datetime, lease_until: datetime, limit: int = 1
+    ) -> list[Job]:
+        """Take up to ``limit`` due pending jobs (priority, then oldest ``scheduled_at``).
 
         Jobs whose site does not admit them (``Site.admits``) are not due; a
-        claim on a half-open site makes its job the probe (``Site.claimed``)."""
+        claim on a half-open site makes its job the probe (``Site.claimed``),
+        one probe per site."""
 
     async def expired_leases(self, now: datetime, *, limit: int = 100) -> list[Job]:
         """Running jobs whose lease ran out before ``now``, oldest expiry first."""

@@ -1,4 +1,5 @@
-"""Workers: claim a job, crawl it, store its pages, report; renew the lease meanwhile.
+"""Workers: claim jobs (one claim fills every free slot), crawl each, store its pages, report;
+renew the leases meanwhile.
 
 The same :class:`Worker` runs embedded in ``scrapejobs serve --workers N``
 and alone in ``scrapejobs worker --concurrency N``; both claim straight from
@@ -89,7 +90,10 @@ class Worker:
         self.poll_interval = poll_interval
         self.shutdown_grace = shutdown_grace
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        """Set when a slot frees or the worker stops: the claim loop looks again."""
         self._runs: set[_Run] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.sites = SiteSync(
             manager, crawler.gate, interval=site_sync_interval, worker_id=self.worker_id
         )
@@ -101,15 +105,16 @@ class Worker:
     def stop(self) -> None:
         """Stop claiming; :meth:`run` then finishes or releases what it holds and returns."""
         self._stopping.set()
+        self._wake.set()
 
     async def run(self) -> None:
-        slots = [asyncio.create_task(self._slot()) for _ in range(self.concurrency)]
         syncing = asyncio.create_task(self.sites.run(self._sites))
-        await self._stopping.wait()
-        _, pending = await asyncio.wait(slots, timeout=self.shutdown_grace)
+        await self._claim_forever()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self.shutdown_grace)
         for run in list(self._runs):
             self._cancel(run, "shutdown")
-        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         syncing.cancel()
         await asyncio.gather(syncing, return_exceptions=True)
         await self.sites.close()
@@ -118,25 +123,43 @@ class Worker:
         """The sites of the jobs this worker runs."""
         return {run.job.site for run in self._runs}
 
-    async def _slot(self) -> None:
-        """One claim-crawl-report loop; ``concurrency`` of them run side by side."""
+    async def _claim_forever(self) -> None:
+        """Fill the free slots with one claim each time (``claim_jobs``); then wait for a
+        slot to free, or, with slots free and nothing due, poll with a backoff."""
         idle = self.poll_interval
         while not self._stopping.is_set():
-            try:
-                job = await self.manager.claim_next(self.worker_id)
-            except StorageUnavailable as exc:
-                log.error("worker %s: cannot claim: %s", self.worker_id, exc.details)
-                job = None
-            if job is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), idle)
+            self._wake.clear()
+            free = self.concurrency - len(self._tasks)
+            claimed = await self._claim(free) if free else []
+            for job in claimed:
+                self._start(job)
+            if claimed:
+                idle = self.poll_interval
+                if len(claimed) == free:
+                    continue  # every slot busy: the next turn waits for one to free
+            full = len(self._tasks) >= self.concurrency
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), None if full else idle)
+            if not full and not claimed:
                 idle = min(idle * 2, 5 * self.poll_interval)
-                continue
-            idle = self.poll_interval
-            if job.started_at is not None:
-                waited = (job.started_at - job.scheduled_at).total_seconds()
-                CLAIM_LATENCY.observe(max(0.0, waited))
-            await self._run_job(job)
+
+    async def _claim(self, free: int) -> list[Job]:
+        try:
+            return await self.manager.claim_jobs(self.worker_id, free)
+        except StorageUnavailable as exc:
+            log.error("worker %s: cannot claim: %s", self.worker_id, exc.details)
+            return []
+
+    def _start(self, job: Job) -> None:
+        if job.started_at is not None:
+            CLAIM_LATENCY.observe(max(0.0, (job.started_at - job.scheduled_at).total_seconds()))
+        task = asyncio.create_task(self._run_job(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._slot_freed)
+
+    def _slot_freed(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
 
     async def _run_job(self, job: Job) -> None:
         run = _Run(job)
@@ -159,7 +182,9 @@ class Worker:
         async def store(pages: list[Page]) -> None:
             rows = [page.as_dict() for page in pages]
             PAGES_FETCHED.inc(len(rows))
-            await self._persist(lambda: self.manager.record_pages(run.job, self.worker_id, rows))
+            await self._persist(
+                lambda: self.manager.results.record_pages(run.job, self.worker_id, rows)
+            )
 
         summary = await self.crawler.crawl(spec, store)
         return summary.note
@@ -196,7 +221,9 @@ class Worker:
     def _report(self, job: Job, failure: Failure | None, note: str | None) -> Awaitable[Job]:
         """The attempt's outcome: one manager call, the crawler's Failure passed as it is."""
         if failure is None:
-            return self.manager.complete_attempt(job.id, worker_id=self.worker_id, note=note)
+            return self.manager.complete_attempt(
+                job.id, worker_id=self.worker_id, note=note, job=job
+            )
         return self.manager.fail_attempt(job.id, failure, worker_id=self.worker_id)
 
     async def _heartbeat(self, run: _Run) -> None:
@@ -206,7 +233,7 @@ class Worker:
                 await asyncio.wait_for(run.stop_heartbeat.wait(), self.heartbeat_interval)
                 return
             try:
-                await self.manager.heartbeat(run.job.id, self.worker_id)
+                run.job = await self.manager.heartbeat(run.job.id, self.worker_id)
             except (JobConflict, JobNotFound):
                 log.warning("worker %s: lost the lease on job %s", self.worker_id, run.job.id)
                 self._cancel(run, "lease lost")

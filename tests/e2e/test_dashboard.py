@@ -103,7 +103,7 @@ async def _seed_hostile(manager: JobManager) -> Job:
         _page_row("https://hostile.example/", HOSTILE_TITLE),
         _page_row("javascript:window.__pwned='href'", HOSTILE_IMG),
     ]
-    await manager.record_pages(claimed, "w1", pages)
+    await manager.results.record_pages(claimed, "w1", pages)
     return await manager.fail_attempt(job.id, classify(HOSTILE_IMG), worker_id="w1")
 
 

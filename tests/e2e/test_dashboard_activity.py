@@ -93,7 +93,7 @@ async def _record_pages(url: str, job_id: str, worker_id: str, count: int, first
         manager = JobManager(store)
         job = await manager.get_job(job_id)
         rows = [_page_row(f"https://running.example/{n}") for n in range(first, first + count)]
-        await manager.record_pages(job, worker_id, rows)
+        await manager.results.record_pages(job, worker_id, rows)
     finally:
         await store.close()
 

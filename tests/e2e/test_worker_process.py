@@ -65,7 +65,7 @@ async def wait_for(manager: JobManager, job_id: str, ready: Ready, patience: flo
 
 def crawling(manager: JobManager) -> Ready:
     async def ready(job: Job) -> bool:
-        return job.status is JobStatus.RUNNING and await manager.pages_crawled(job) > 0
+        return job.status is JobStatus.RUNNING and await manager.results.pages_crawled(job) > 0
 
     return ready
 
@@ -103,7 +103,7 @@ async def test_a_worker_killed_mid_crawl_loses_no_job(
         ("failed", "worker_lost"),
         ("completed", None),
     ]
-    assert await manager.pages_crawled(done) == SLOW_PAGES + 1
+    assert await manager.results.pages_crawled(done) == SLOW_PAGES + 1
 
 
 async def test_sigterm_releases_running_jobs_and_exits_cleanly(

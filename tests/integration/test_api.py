@@ -320,7 +320,7 @@ async def test_results_stream_the_latest_attempts_pages(api: httpx.AsyncClient) 
     manager = api._transport.app.state.manager  # type: ignore[attr-defined]
     job = await create(api, config={"autoRetry": False})
     claimed = await manager.claim_next("w1")
-    await manager.record_pages(claimed, "w1", [_page_row(n) for n in range(3)])
+    await manager.results.record_pages(claimed, "w1", [_page_row(n) for n in range(3)])
     assert (await api.get(f"{JOBS}/{job['id']}")).json()["data"]["pages_crawled"] == 3
 
     lines = (await api.get(f"{JOBS}/{job['id']}/results?format=jsonl")).text.splitlines()
@@ -365,8 +365,8 @@ async def test_pages_from_a_worker_without_the_lease_are_refused(api: httpx.Asyn
     await create(api)
     claimed = await manager.claim_next("w1")
     with pytest.raises(LeaseLost):
-        await manager.record_pages(claimed, "w2", [_page_row(0)])
-    assert await manager.pages_crawled(claimed) == 0
+        await manager.results.record_pages(claimed, "w2", [_page_row(0)])
+    assert await manager.results.pages_crawled(claimed) == 0
 
 
 async def test_a_completed_report_may_carry_a_note(api: httpx.AsyncClient) -> None:

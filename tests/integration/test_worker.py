@@ -84,12 +84,12 @@ async def test_a_crawl_stores_every_page_and_completes(rig: Rig) -> None:
     done = await rig.wait_until(job.id, JobStatus.COMPLETED, JobStatus.FAILED)
     assert done.status is JobStatus.COMPLETED
     assert total == 13
-    pages = [row async for row in rig.manager.iter_pages(done)]
+    pages = [row async for row in rig.manager.results.iter_pages(done)]
     assert len(pages) == total
     assert {row["depth"] for row in pages} == {0, 1, 2}
     assert pages[0]["url"].rstrip("/") == rig.site.origin
     assert pages[0]["title"] == "page /"
-    assert await rig.manager.pages_crawled(done) == total
+    assert await rig.manager.results.pages_crawled(done) == total
 
 
 async def test_a_flaky_503_recovers_to_completed(rig: Rig) -> None:
@@ -173,7 +173,7 @@ async def test_a_crawl_stopped_at_its_deadline_completes_and_says_so(rig: Rig) -
     job = await rig.submit(config={"maxDuration": 1500, "maxConcurrentRequests": 1})
     done = await rig.wait_until(job.id, JobStatus.COMPLETED, JobStatus.FAILED)
     assert done.status is JobStatus.COMPLETED and done.retry_count == 0
-    assert await rig.manager.pages_crawled(done) == 2
+    assert await rig.manager.results.pages_crawled(done) == 2
     [attempt] = await rig.manager.get_attempts(job.id)
     released.set()
     assert attempt.note == (

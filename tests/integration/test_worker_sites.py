@@ -101,7 +101,7 @@ def slow_pages(site: Site, prefix: str, count: int, seconds: float = 0.1) -> Non
 
 def running_with_pages(manager: JobManager) -> Ready:
     async def ready(job: Job) -> bool:
-        return job.status is JobStatus.RUNNING and await manager.pages_crawled(job) > 0
+        return job.status is JobStatus.RUNNING and await manager.results.pages_crawled(job) > 0
 
     return ready
 

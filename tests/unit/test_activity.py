@@ -189,12 +189,12 @@ async def build_history(manager: JobManager, clock: Clock) -> dict[str, str]:
     d = await _create(manager)
     clock.now = at(12, 4, 30)
     d = await _claim(manager, d, "w2")
-    await manager.record_pages(d, "w2", [page(1), page(2), page(3)])
+    await manager.results.record_pages(d, "w2", [page(1), page(2), page(3)])
     clock.now = at(12, 4, 40)
     e = await _create(manager)
     clock.now = at(12, 4, 40.5)
     e = await _claim(manager, e, "w3")
-    await manager.record_pages(e, "w3", [page(4)])
+    await manager.results.record_pages(e, "w3", [page(4)])
 
     clock.now = at(12, 5)
     ids.update(z=z.id, a=a.id, b=b.id, c=c.id, d=d.id, e=e.id)
@@ -312,13 +312,13 @@ async def test_running_jobs_with_the_pages_of_their_attempt(
 
 async def test_pages_of_an_earlier_attempt_do_not_count(manager: JobManager, clock: Clock) -> None:
     job = await _claim(manager, await _create(manager))
-    await manager.record_pages(job, "w1", [page(1), page(2)])
+    await manager.results.record_pages(job, "w1", [page(1), page(2)])
     await manager.fail_attempt(job.id, Failure(ErrorType.TIMEOUT, "timeout"), worker_id="w1")
     await manager.retry_job(job.id)
     again = await _claim(manager, job)
     running = await manager.insights.running()
     assert [(j.id, j.attempts, n) for j, n in running.jobs] == [(job.id, 2, 0)]
-    await manager.record_pages(again, "w1", [page(3)])
+    await manager.results.record_pages(again, "w1", [page(3)])
     running = await manager.insights.running()
     assert [(j.id, j.attempts, n) for j, n in running.jobs] == [(job.id, 2, 1)]
 

@@ -27,6 +27,7 @@ __all__ = [
     "forget_job",
     "forget_jobs",
     "move_job",
+    "move_jobs",
     "recount",
 ]
 
@@ -56,26 +57,52 @@ def _failure_key(
     return (job.domain, job.job_type.value, str(event), pattern or "", error_type or "")
 
 
-async def _count(conn: AsyncConnection, table: sa.Table, key: tuple[Any, ...], delta: int) -> None:
-    """Add ``delta`` to one running count (an upsert)."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _upsert(dialect: str, table: sa.Table) -> Any:
+    """``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n``, built once per table."""
+    statement = _UPSERTS.get((dialect, table.name))
+    if statement is None:
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        counter = next(column for column in table.columns if not column.primary_key)
+        statement = insert.on_conflict_do_update(
+            index_elements=list(table.primary_key.columns),
+            set_={counter: counter + insert.excluded[counter.name]},
+        )
+        _UPSERTS[(dialect, table.name)] = statement
+    return statement
+
+
+async def _add(
+    conn: AsyncConnection, table: sa.Table, deltas: Sequence[tuple[tuple[Any, ...], int]]
+) -> None:
+    """Add each ``(key, delta)`` to its running count: one statement for them all, the
+    rows in key order (so that concurrent writers never deadlock on them)."""
     names = [column.name for column in table.primary_key.columns]
-    counter = next(column for column in table.columns if not column.primary_key)
-    row = dict(zip(names, key, strict=True)) | {counter.name: delta}
-    statement = insert(table).values(row)
-    await conn.execute(
-        statement.on_conflict_do_update(index_elements=names, set_={counter: counter + delta})
-    )
+    counter = next(column.name for column in table.columns if not column.primary_key)
+    rows = [
+        dict(zip(names, key, strict=True)) | {counter: delta}
+        for key, delta in sorted(deltas)
+        if delta
+    ]
+    if rows:
+        await conn.execute(_upsert(conn.dialect.name, table), rows)
 
 
 async def move_job(conn: AsyncConnection, old: Job | None, new: Job | None) -> None:
     """Move a job between ``job_counts`` rows (None: it is created, or deleted)."""
-    changes = {_job_key(old): -1} if old else {}
-    if new:
-        changes[_job_key(new)] = changes.get(_job_key(new), 0) + 1
-    for key, delta in sorted(changes.items()):
-        if delta:
-            await _count(conn, job_counts, key, delta)
+    await move_jobs(conn, [(old, new)])
+
+
+async def move_jobs(conn: AsyncConnection, moves: Sequence[tuple[Job | None, Job | None]]) -> None:
+    """Move each ``(old, new)`` job between ``job_counts`` rows, in one statement."""
+    changes: dict[tuple[Any, ...], int] = {}
+    for old, new in moves:
+        for job, delta in ((old, -1), (new, +1)):
+            if job is not None:
+                changes[_job_key(job)] = changes.get(_job_key(job), 0) + delta
+    await _add(conn, job_counts, list(changes.items()))
 
 
 async def add_events(conn: AsyncConnection, job: Job, events: Sequence[JobEvent]) -> None:
@@ -85,8 +112,7 @@ async def add_events(conn: AsyncConnection, job: Job, events: Sequence[JobEvent]
         for e in events
         if e.event.value in FAILURE_EVENTS
     ]
-    for key in sorted(keys):
-        await _count(conn, failure_counts, key, +1)
+    await _add(conn, failure_counts, [(key, +1) for key in keys])
 
 
 Tallied = list[tuple[str, str | None, str | None, int]]
@@ -107,9 +133,7 @@ async def failures_of(conn: AsyncConnection, job: Job) -> Tallied:
 async def forget_job(conn: AsyncConnection, job: Job, tallied: Tallied) -> None:
     """Take a deleted job, and its ``tallied`` failures and retries, out of the counts."""
     await move_job(conn, job, None)
-    keyed = [(_failure_key(job, *row[:3]), row[3]) for row in tallied]
-    for key, events in sorted(keyed):
-        await _count(conn, failure_counts, key, -events)
+    await _add(conn, failure_counts, [(_failure_key(job, *row[:3]), -row[3]) for row in tallied])
 
 
 def _job_columns() -> tuple[sa.ColumnElement[Any], ...]:
@@ -147,8 +171,8 @@ async def forget_jobs(conn: AsyncConnection, ids: Sequence[str]) -> None:
     on_events = (job_events.c.job_id.in_(ids), job_events.c.event.in_(FAILURE_EVENTS))
     grouped = sa.select(*keys, sa.func.count()).where(*on_events).group_by(*keys)
     changes += [(failure_counts, tuple(row[:-1]), -row[-1]) for row in await conn.execute(grouped)]
-    for table, key, delta in sorted(changes, key=lambda change: (change[0].name, change[1])):
-        await _count(conn, table, key, delta)
+    for table in (job_counts, failure_counts):
+        await _add(conn, table, [(key, delta) for t, key, delta in changes if t is table])
 
 
 async def recount(conn: AsyncConnection) -> None:

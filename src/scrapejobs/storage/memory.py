@@ -119,9 +119,15 @@ class MemoryStore:
         self.history[old.id].extend(events)
         return saved
 
-    async def claim_next(
-        self, worker_id: str, *, now: datetime, lease_until: datetime
-    ) -> Job | None:
+    async def claim_jobs(
+        self, worker_id: str, *, now: datetime, lease_until: datetime, limit: int = 1
+    ) -> list[Job]:
+        found: list[Job] = []
+        while len(found) < limit and (job := self._claim(worker_id, now, lease_until)):
+            found.append(job)
+        return found
+
+    def _claim(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
         due = [
             j
             for j in self.jobs.values()

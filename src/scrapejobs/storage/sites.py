@@ -39,11 +39,15 @@ __all__ = [
 ]
 
 
+Moment = datetime | sa.BindParameter[datetime]
+"""A time, or a parameter that will be one (a statement built once, ``store._claim_statement``)."""
+
+
 def _insert(conn: AsyncConnection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
-def _probe_busy(now: datetime) -> sa.ColumnElement[bool]:
+def _probe_busy(now: Moment) -> sa.ColumnElement[bool]:
     """The probe of a half-open circuit is fresh or still running (``Site.admits``)."""
     probe = jobs.alias("probe")
     running = sa.exists().where(
@@ -52,7 +56,7 @@ def _probe_busy(now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(sites.c.probe_job_id.is_not(None), sa.or_(sites.c.probe_until >= now, running))
 
 
-def admits(now: datetime) -> sa.ColumnElement[bool]:
+def admits(now: Moment) -> sa.ColumnElement[bool]:
     """Whether a claim may take one of a site row's jobs at ``now`` (``Site.admits``)."""
     return sa.and_(
         sites.c.paused == sa.false(),

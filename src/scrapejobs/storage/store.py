@@ -12,6 +12,8 @@ a job, its history and the counts never disagree.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -28,12 +30,12 @@ from scrapejobs.jobs import Job, JobStatus
 from scrapejobs.queries import NEWEST_FIRST, JobFilter, JobOrder
 from scrapejobs.sites import Site, SiteStatus
 from scrapejobs.stats import FailureTally, StatsCounts
-from scrapejobs.storage import activity, analytics, counts, filters, ordering, retention
+from scrapejobs.storage import activity, analytics, counts, filters, ordering, retention, statements
 from scrapejobs.storage import pages as page_rows
 from scrapejobs.storage import sites as site_rows
 from scrapejobs.storage.database import WRITE, make_engine
 from scrapejobs.storage.rows import event_from_row, event_values, job_from_row, job_values
-from scrapejobs.storage.tables import job_events, jobs, sites
+from scrapejobs.storage.tables import job_events, jobs
 from scrapejobs.transitions import started
 
 __all__ = ["SqlStore"]
@@ -52,6 +54,11 @@ class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
+        # SQLite has one writer at a time. Writers of this process take turns here
+        # instead of in SQLite's busy handler, which sleeps 1, 2, 5... 100 ms between
+        # tries and leaves the database idle meanwhile (other processes still wait
+        # there). PostgreSQL's writers run side by side.
+        self._writer: asyncio.Lock | None = None if self._postgres else asyncio.Lock()
 
     @classmethod
     def from_url(cls, url: str, **engine_options: Any) -> SqlStore:
@@ -62,8 +69,9 @@ class SqlStore:
 
     @asynccontextmanager
     async def _transaction(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        turn = self._writer if write and self._writer is not None else contextlib.nullcontext()
         try:
-            async with self.engine.connect() as conn:
+            async with turn, self.engine.connect() as conn:
                 if write:
                     conn = await conn.execution_options(**{WRITE: True})
                 async with conn.begin():
@@ -156,83 +164,53 @@ class SqlStore:
     async def save(
         self, old: Job, new: Job, events: Sequence[JobEvent] = (), *, site_answered: bool = False
     ) -> Job | None:
-        values = job_values(new)
-        del values["id"], values["created_at"]
-        values["version"] = old.version + 1
-        statement = (
-            jobs.update()
-            .where(
-                jobs.c.id == old.id,
-                jobs.c.version == old.version,
-                jobs.c.status == old.status.value,
-            )
-            .values(values)
-            .returning(*jobs.c)
-        )
+        values = {f"v_{k}": v for k, v in job_values(new).items() if k not in statements.NOT_SAVED}
+        values |= {"v_version": old.version + 1, "old_id": old.id}
+        values |= {"old_version": old.version, "old_status": old.status.value}
         async with self._transaction(write=True) as conn:
-            row = (await conn.execute(statement)).first()
+            row = (await conn.execute(statements.SAVE, values)).first()
             if row is None:
                 return None
             saved = job_from_row(row)
             if saved.site != old.site:  # its startUrl moved to another host
                 await site_rows.ensure(conn, saved.site, saved.updated_at)
-            if site_answered:
+            if site_answered and (row.site_failing or saved.site != old.site):
                 await site_rows.answered(conn, old.site, saved.updated_at)
             await counts.move_job(conn, old, saved)
             await self._add_events(conn, saved, events)
         return saved
 
-    async def claim_next(
-        self, worker_id: str, *, now: datetime, lease_until: datetime
-    ) -> Job | None:
-        """SQLite serialises writers (``BEGIN IMMEDIATE``); PostgreSQL skips
-        rows that another claimer has locked. Either way one job goes to one
-        worker, and a half-open site's probe to one claim."""
-        held_site = sa.exists().where(sites.c.site == jobs.c.site, ~site_rows.admits(now))
-        candidate = (
-            sa.select(jobs.c.id)
-            .where(
-                jobs.c.status == JobStatus.PENDING.value,
-                jobs.c.scheduled_at <= now,
-                ~held_site,  # its site is paused, cooling down or down: the job waits
-            )
-            .order_by(jobs.c.priority.desc(), jobs.c.scheduled_at, jobs.c.created_at)
-            .limit(1)
-        )
-        if self._postgres:
-            candidate = candidate.with_for_update(skip_locked=True)
-        statement = (
-            jobs.update()
-            .where(
-                jobs.c.id == candidate.scalar_subquery(),
-                jobs.c.status == JobStatus.PENDING.value,
-            )
-            .values(
-                status=JobStatus.RUNNING.value,
-                attempts=jobs.c.attempts + 1,
-                worker_id=worker_id,
-                lease_expires_at=lease_until,
-                started_at=now,
-                updated_at=now,
-                version=jobs.c.version + 1,
-            )
-            .returning(*jobs.c)
-        )
+    async def claim_jobs(
+        self, worker_id: str, *, now: datetime, lease_until: datetime, limit: int = 1
+    ) -> list[Job]:
+        """Up to ``limit`` due jobs, in one statement. SQLite serialises writers
+        (``BEGIN IMMEDIATE``); PostgreSQL skips rows that another claimer has
+        locked. Either way one job goes to one worker, and a half-open site's
+        probe to one claim: a batch that holds more than one job of such a site
+        is rolled back and claimed one by one instead."""
+        params = {"claimer": worker_id, "now": now, "lease_until": lease_until}
         for _ in range(PROBE_RACES):
             try:
                 async with self._transaction(write=True) as conn:
-                    row = (await conn.execute(statement)).first()
-                    if row is None:
-                        return None
-                    job = job_from_row(row)
-                    if not await site_rows.take_probe(conn, job.site, job.id, lease_until, now):
-                        raise _ProbeTaken  # roll the claim back; the site is skipped now
-                    await counts.move_job(conn, replace(job, status=JobStatus.PENDING), job)
-                    await self._add_events(conn, job, [started(job)])
+                    statement = statements.claim(self._postgres)
+                    rows = (await conn.execute(statement, params | {"limit": limit})).all()
+                    claimed = [job_from_row(row) for row in rows]
+                    probes = [job for job, row in zip(claimed, rows, strict=True) if row.half_open]
+                    if len({job.site for job in probes}) < len(probes):
+                        limit = 1  # two probes of one site: one job at a time
+                        raise _ProbeTaken
+                    for job in probes:
+                        if not await site_rows.take_probe(conn, job.site, job.id, lease_until, now):
+                            raise _ProbeTaken  # roll the claim back; the site is skipped now
+                    moves = [(replace(job, status=JobStatus.PENDING), job) for job in claimed]
+                    await counts.move_jobs(conn, moves)
+                    if claimed:
+                        events = [event_values(started(job), job) for job in claimed]
+                        await conn.execute(job_events.insert(), events)
             except _ProbeTaken:
                 continue
-            return job
-        return None
+            return claimed
+        return []
 
     async def expired_leases(self, now: datetime, *, limit: int = 100) -> list[Job]:
         statement = (

@@ -42,7 +42,7 @@ PAGES_SHOWN = 100
 async def _job_context(manager: JobManager, job_id: str, **extra: Any) -> dict[str, Any]:
     job = await manager.get_job(job_id)
     history = job_view.timeline(await manager.get_events(job.id))
-    pages = await manager.first_pages(job, PAGES_SHOWN)
+    pages = await manager.results.first_pages(job, PAGES_SHOWN)
     site = await manager.sites.state(job.site)
     now = manager.clock()
     return {
@@ -53,7 +53,7 @@ async def _job_context(manager: JobManager, job_id: str, **extra: Any) -> dict[s
         "config": job_view.config_rows(job.config, history),
         "metadata": job_view.metadata_rows(job.metadata),
         "pages": job_view.page_rows(pages),
-        "pages_crawled": await manager.pages_crawled(job),
+        "pages_crawled": await manager.results.pages_crawled(job),
         "retry": job_view.retry_control(job),
         "can_cancel": job_view.can_cancel(job),
         "can_delete": job_view.can_delete(job),

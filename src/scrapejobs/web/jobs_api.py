@@ -179,7 +179,7 @@ async def prune(manager: Manager, body: PruneRequest) -> JSONResponse:
 async def get_job(manager: Manager, job_id: str) -> JSONResponse:
     job = await manager.get_job(job_id)
     attempts = await manager.get_attempts(job.id)
-    body = job_json(job, attempts, await manager.pages_crawled(job))
+    body = job_json(job, attempts, await manager.results.pages_crawled(job))
     site = await manager.sites.state(job.site)
     body["site_state"] = site_state_json(site, manager.clock()) if site else None
     return success(body)
@@ -195,7 +195,7 @@ async def results(
 ) -> StreamingResponse:
     """Streamed: ``json`` in the envelope, or ``jsonl`` with one page per line."""
     job = await manager.get_job(job_id)
-    lines = (json.dumps(page_json(row)) async for row in manager.iter_pages(job))
+    lines = (json.dumps(page_json(row)) async for row in manager.results.iter_pages(job))
     if query.format == "jsonl":
         body = (line + "\n" async for line in lines)
         return StreamingResponse(body, media_type="application/x-ndjson")

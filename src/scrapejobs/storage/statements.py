@@ -1,0 +1,105 @@
+"""The queue's hot statements, built once: the claim and the save.
+
+Building a statement and its cache key on every call cost more CPU than the
+database spent running it (bench/queue.py); these are built once, with every
+value a bound parameter, so each call only binds and sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from scrapejobs.jobs import JobStatus
+from scrapejobs.storage import sites as site_rows
+from scrapejobs.storage.tables import UTCDateTime, jobs, sites
+
+__all__ = ["NOT_SAVED", "SAVE", "claim"]
+
+ROW_SITE: sa.ColumnElement[Any] = sa.literal_column("jobs.site")
+"""The updated row's site, qualified: in an UPDATE's RETURNING, SQLite would read a
+bare ``site`` inside a subquery on ``sites`` as ``sites.site``."""
+
+
+NOT_SAVED = frozenset({"id", "created_at", "idempotency_key", "request_fingerprint"})
+"""Columns a save leaves as they are: fixed at creation."""
+
+
+def _save() -> sa.Update:
+    """Write a job's new state if it is still as read (``:old_id``, ``:old_version``,
+    ``:old_status``), every column a parameter ``:v_<column>``: built once. Each
+    row comes back with ``site_failing``: its site counts failures or has an open
+    circuit, which a success must close (``Site.answered``)."""
+    columns = [c for c in jobs.c if c.name not in NOT_SAVED]
+    site_failing = (
+        sa.select(sa.or_(sites.c.failure_streak > 0, sites.c.breaker_until.is_not(None)))
+        .where(sites.c.site == ROW_SITE)
+        .scalar_subquery()
+    )
+    return (
+        jobs.update()
+        .where(
+            jobs.c.id == sa.bindparam("old_id"),
+            jobs.c.version == sa.bindparam("old_version"),
+            jobs.c.status == sa.bindparam("old_status"),
+        )
+        .values({c: sa.bindparam(f"v_{c.name}", type_=c.type) for c in columns})
+        .returning(*jobs.c, sa.func.coalesce(site_failing, sa.false()).label("site_failing"))
+    )
+
+
+SAVE = _save()
+
+
+_CLAIMS: dict[bool, sa.Update] = {}
+
+
+def claim(postgres: bool) -> sa.Update:
+    """Claim up to ``:limit`` due jobs for ``:claimer`` at ``:now``: built once.
+
+    Each row comes back with ``half_open``: its site's circuit is open or
+    half-open, so the claim must also take the site's probe (rarely: only
+    then does a claim cost a statement more)."""
+    statement = _CLAIMS.get(postgres)
+    if statement is not None:
+        return statement
+    now = sa.bindparam("now", type_=UTCDateTime())
+    held_site = sa.exists().where(sites.c.site == jobs.c.site, ~site_rows.admits(now))
+    candidate = (
+        sa.select(jobs.c.id)
+        .where(
+            jobs.c.status == JobStatus.PENDING.value,
+            jobs.c.scheduled_at <= now,
+            ~held_site,  # its site is paused, cooling down or down: the job waits
+        )
+        .order_by(jobs.c.priority.desc(), jobs.c.scheduled_at, jobs.c.created_at)
+        .limit(sa.bindparam("limit", type_=sa.Integer()))
+    )
+    if postgres:
+        candidate = candidate.with_for_update(skip_locked=True)
+    # Picked once, then updated: as a plain ``IN (subquery)`` PostgreSQL may run the
+    # subquery again for every row it looks at, each time skipping the rows it just
+    # locked, and so claim every pending job for a LIMIT of 1.
+    picked = candidate.cte("picked").prefix_with("MATERIALIZED")
+    half_open = (
+        sa.select(sites.c.breaker_until.is_not(None))
+        .where(sites.c.site == ROW_SITE)
+        .scalar_subquery()
+    )
+    statement = (
+        jobs.update()
+        .where(jobs.c.id.in_(sa.select(picked.c.id)), jobs.c.status == JobStatus.PENDING.value)
+        .values(
+            status=JobStatus.RUNNING.value,
+            attempts=jobs.c.attempts + 1,
+            worker_id=sa.bindparam("claimer"),
+            lease_expires_at=sa.bindparam("lease_until", type_=UTCDateTime()),
+            started_at=now,
+            updated_at=now,
+            version=jobs.c.version + 1,
+        )
+        .returning(*jobs.c, sa.func.coalesce(half_open, sa.false()).label("half_open"))
+    )
+    _CLAIMS[postgres] = statement
+    return statement
