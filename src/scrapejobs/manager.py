@@ -14,6 +14,7 @@ operator's change is :meth:`edit_job`, :meth:`cancel_job`, :meth:`retry_job`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 import uuid
@@ -265,6 +266,13 @@ class JobManager:
         return await self._store.claim_jobs(
             worker_id, now=now, lease_until=lease_until, limit=limit
         )
+
+    async def watch_work(self, event: asyncio.Event) -> None:
+        """Set ``event`` when a job may have become due: a worker's cue to claim now."""
+        await self._store.watch_work(event)
+
+    def unwatch_work(self, event: asyncio.Event) -> None:
+        self._store.unwatch_work(event)
 
     async def heartbeat(
         self, job_id: str, worker_id: str, *, lease_seconds: int | None = None

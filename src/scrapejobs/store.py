@@ -14,6 +14,7 @@ manager's rules). The contract both keep:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -30,6 +31,12 @@ __all__ = ["Store"]
 
 class Store(Protocol):
     async def close(self) -> None: ...
+
+    async def watch_work(self, event: asyncio.Event) -> None:
+        """Set ``event`` whenever a job may have become due (new, retried, released),
+        in this process or, on PostgreSQL, any other; best effort: callers still poll."""
+
+    def unwatch_work(self, event: asyncio.Event) -> None: ...
 
     async def ping(self) -> None:
         """Reach the database; StorageUnavailable if it cannot."""

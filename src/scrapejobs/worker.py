@@ -109,7 +109,10 @@ class Worker:
 
     async def run(self) -> None:
         syncing = asyncio.create_task(self.sites.run(self._sites))
-        await self._claim_forever()
+        try:
+            await self._claim_forever()
+        finally:
+            self.manager.unwatch_work(self._wake)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.shutdown_grace)
         for run in list(self._runs):
@@ -125,9 +128,11 @@ class Worker:
 
     async def _claim_forever(self) -> None:
         """Fill the free slots with one claim each time (``claim_jobs``); then wait for a
-        slot to free, or, with slots free and nothing due, poll with a backoff."""
+        slot to free, or, with slots free and nothing due, for a new job (``watch_work``:
+        at once on PostgreSQL and within one process) or the next poll, with a backoff."""
         idle = self.poll_interval
         while not self._stopping.is_set():
+            await self._watch()
             self._wake.clear()
             free = self.concurrency - len(self._tasks)
             claimed = await self._claim(free) if free else []
@@ -142,6 +147,13 @@ class Worker:
                 await asyncio.wait_for(self._wake.wait(), None if full else idle)
             if not full and not claimed:
                 idle = min(idle * 2, 5 * self.poll_interval)
+
+    async def _watch(self) -> None:
+        """Be woken by new work (again, if the listener was lost); polling covers faults."""
+        try:
+            await self.manager.watch_work(self._wake)
+        except StorageUnavailable as exc:
+            log.error("worker %s: cannot watch for jobs: %s", self.worker_id, exc.details)
 
     async def _claim(self, free: int) -> list[Job]:
         try:

@@ -11,6 +11,7 @@ Not for production: nothing outlives the process. Modelled on procrastinate's
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,6 +26,7 @@ from scrapejobs.jobs import Job, JobStatus
 from scrapejobs.queries import NEWEST_FIRST, JobFilter, JobOrder, SortKey
 from scrapejobs.sites import Site, SiteStatus
 from scrapejobs.stats import MIN_EVIDENCE, TOP, FailureTally, StatsCounts
+from scrapejobs.storage.wakeups import Wakeups
 from scrapejobs.transitions import claimed
 
 __all__ = ["MemoryStore"]
@@ -47,9 +49,16 @@ class MemoryStore:
         self.site_members: dict[str, dict[str, tuple[datetime, float]]] = {}
         self._keys: dict[str, tuple[str, str | None]] = {}
         self._page_ids = itertools.count(1)
+        self._wakeups = Wakeups(None)
 
     async def close(self) -> None:
         pass
+
+    async def watch_work(self, event: asyncio.Event) -> None:
+        await self._wakeups.watch(event)
+
+    def unwatch_work(self, event: asyncio.Event) -> None:
+        self._wakeups.unwatch(event)
 
     async def ping(self) -> None:
         pass
@@ -71,6 +80,7 @@ class MemoryStore:
         self.jobs[job.id] = job
         self.history[job.id] = [event]
         self.sites.setdefault(job.site, Site(job.site, updated_at=job.created_at))
+        self._wakeups.notify()
         return True
 
     async def job_by_idempotency_key(self, key: str) -> tuple[Job, str | None] | None:
@@ -117,6 +127,8 @@ class MemoryStore:
         if site_answered and old.site in self.sites:
             self.sites[old.site] = self.sites[old.site].answered(saved.updated_at)
         self.history[old.id].extend(events)
+        if saved.status is JobStatus.PENDING:
+            self._wakeups.notify()
         return saved
 
     async def claim_jobs(

@@ -36,6 +36,7 @@ from scrapejobs.storage import sites as site_rows
 from scrapejobs.storage.database import WRITE, make_engine
 from scrapejobs.storage.rows import event_from_row, event_values, job_from_row, job_values
 from scrapejobs.storage.tables import job_events, jobs
+from scrapejobs.storage.wakeups import Wakeups
 from scrapejobs.transitions import started
 
 __all__ = ["SqlStore"]
@@ -59,13 +60,21 @@ class SqlStore:
         # tries and leaves the database idle meanwhile (other processes still wait
         # there). PostgreSQL's writers run side by side.
         self._writer: asyncio.Lock | None = None if self._postgres else asyncio.Lock()
+        self._wakeups = Wakeups(engine.url if self._postgres else None)
 
     @classmethod
     def from_url(cls, url: str, **engine_options: Any) -> SqlStore:
         return cls(make_engine(url, **engine_options))
 
     async def close(self) -> None:
+        await self._wakeups.close()
         await self.engine.dispose()
+
+    async def watch_work(self, event: asyncio.Event) -> None:
+        await self._wakeups.watch(event)
+
+    def unwatch_work(self, event: asyncio.Event) -> None:
+        self._wakeups.unwatch(event)
 
     @asynccontextmanager
     async def _transaction(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -119,6 +128,7 @@ class SqlStore:
             if idempotency_key is None:
                 raise
             return False
+        self._wakeups.notify()
         return True
 
     async def job_by_idempotency_key(self, key: str) -> tuple[Job, str | None] | None:
@@ -178,6 +188,8 @@ class SqlStore:
                 await site_rows.answered(conn, old.site, saved.updated_at)
             await counts.move_job(conn, old, saved)
             await self._add_events(conn, saved, events)
+        if saved.status is JobStatus.PENDING:
+            self._wakeups.notify()
         return saved
 
     async def claim_jobs(
