@@ -114,6 +114,16 @@ SiteSyncInterval = Annotated[
 ]
 
 
+MinConcurrency = Annotated[
+    int,
+    typer.Option(
+        "--min-concurrency",
+        min=1,
+        max=256,
+        envvar=_env("min-concurrency"),
+        help="Where the autoscaled pool starts and the least it shrinks to.",
+    ),
+]
 Retention = Annotated[
     str | None,
     typer.Option(
@@ -149,7 +159,19 @@ def serve(
     workers: Annotated[
         int,
         typer.Option(
-            min=0, max=256, envvar=_env("workers"), help="Embedded crawl workers (0 = API only)."
+            min=0,
+            max=256,
+            envvar=_env("workers"),
+            help="The most jobs embedded workers run at once (0 = API only).",
+        ),
+    ] = 16,
+    min_workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=256,
+            envvar=_env("min-workers"),
+            help="Where the embedded workers' autoscaled pool starts and the least it shrinks to.",
         ),
     ] = 2,
     retry_delays: RetryDelays = "60,300,900",
@@ -174,6 +196,7 @@ def serve(
         lease_seconds=lease_seconds,
         allow_private_networks=allow_private_networks,
         workers=workers,
+        min_workers=min_workers,
         shutdown_grace=shutdown_grace,
         circuit_failures=circuit_failures,
         circuit_open_seconds=circuit_open_seconds,
@@ -186,8 +209,10 @@ def serve(
 def worker(
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
     concurrency: Annotated[
-        int, typer.Option(min=1, max=256, envvar=_env("concurrency"), help="Jobs at a time.")
-    ] = 2,
+        int,
+        typer.Option(min=1, max=256, envvar=_env("concurrency"), help="The most jobs run at once."),
+    ] = 16,
+    min_concurrency: MinConcurrency = 2,
     retry_delays: RetryDelays = "60,300,900",
     lease_seconds: LeaseSeconds = 60,
     allow_private_networks: AllowPrivate = False,
@@ -214,6 +239,7 @@ def worker(
         lease_seconds=lease_seconds,
         allow_private_networks=allow_private_networks,
         workers=concurrency,
+        min_workers=min_concurrency,
         shutdown_grace=shutdown_grace,
         circuit_failures=circuit_failures,
         circuit_open_seconds=circuit_open_seconds,

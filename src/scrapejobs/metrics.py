@@ -57,6 +57,10 @@ WORKER_ATTEMPTS = Counter(
     "Attempts this process's workers finished, by outcome, errorType and failurePattern.",
     ["outcome", "error_type", "failure_pattern"],
 )
+WORKER_SLOTS = Gauge(
+    "scrapejobs_worker_slots",
+    "Jobs this process's workers may run at once now (the autoscaled target).",
+)
 HTTP_DURATION = Histogram(
     "scrapejobs_http_request_duration_seconds",
     "HTTP requests served, by method, route template and status code.",

@@ -75,6 +75,7 @@ async def _working(manager: JobManager, settings: Settings, workers: int) -> Asy
         manager,
         crawler,
         concurrency=workers,
+        min_concurrency=min(settings.min_workers, workers),
         shutdown_grace=settings.shutdown_grace,
         site_sync_interval=settings.site_sync_interval,
     )

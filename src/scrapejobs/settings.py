@@ -32,6 +32,9 @@ class Settings:
     lease_seconds: int = 60
     allow_private_networks: bool = False
     workers: int = 0
+    """The most jobs the embedded (or standalone) workers run at once."""
+    min_workers: int = 2
+    """Where their autoscaled pool starts, and the least it shrinks to."""
     shutdown_grace: float = 10.0
     circuit_failures: int = 5
     circuit_open_seconds: float = 30.0
@@ -46,8 +49,8 @@ class Settings:
         _backend(self.database_url)  # fails fast on an unsupported URL
         if self.lease_seconds < 1:
             raise ValueError("lease seconds must be at least 1")
-        if self.workers < 0:
-            raise ValueError("workers must be 0 or more")
+        if self.workers < 0 or self.min_workers < 1:
+            raise ValueError("workers must be 0 or more, the minimum at least 1")
         if not 0 <= self.shutdown_grace <= 3600:
             raise ValueError("shutdown grace must be 0 to 3600 seconds")
         if self.circuit_failures < 0 or not 0 < self.circuit_open_seconds <= 86_400:

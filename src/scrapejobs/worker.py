@@ -40,12 +40,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from scrapejobs.autoscale import Autoscaler
 from scrapejobs.crawler import Crawler, CrawlFailed, CrawlSpec, Page, SiteHeld
 from scrapejobs.errors import JobConflict, JobNotFound, StorageUnavailable
 from scrapejobs.failures import ErrorType, Failure
 from scrapejobs.jobs import Job
+from scrapejobs.load_meter import measure_load
 from scrapejobs.manager import JobManager
-from scrapejobs.metrics import CLAIM_LATENCY, CRAWL_DURATION, PAGES_FETCHED, WORKER_ATTEMPTS
+from scrapejobs.metrics import (
+    CLAIM_LATENCY,
+    CRAWL_DURATION,
+    PAGES_FETCHED,
+    WORKER_ATTEMPTS,
+    WORKER_SLOTS,
+)
 from scrapejobs.site_sync import SiteSync
 
 __all__ = ["Worker", "default_worker_id"]
@@ -70,7 +78,9 @@ class _Run:
 
 
 class Worker:
-    """Runs up to ``concurrency`` jobs at a time until :meth:`stop`."""
+    """Runs up to ``concurrency`` jobs at a time until :meth:`stop`; with a
+    ``min_concurrency`` under it, the pool sizes itself between the two
+    (``scrapejobs.autoscale``), looking every ``autoscale_interval`` seconds."""
 
     def __init__(
         self,
@@ -78,6 +88,8 @@ class Worker:
         crawler: Crawler,
         *,
         concurrency: int = 2,
+        min_concurrency: int | None = None,
+        autoscale_interval: float = 2.0,
         worker_id: str | None = None,
         poll_interval: float = 0.5,
         shutdown_grace: float = 10.0,
@@ -86,6 +98,8 @@ class Worker:
         self.manager = manager
         self.crawler = crawler
         self.concurrency = concurrency
+        self.pool = Autoscaler(minimum=min_concurrency or concurrency, maximum=concurrency)
+        self.autoscale_interval = autoscale_interval
         self.worker_id = worker_id or default_worker_id()
         self.poll_interval = poll_interval
         self.shutdown_grace = shutdown_grace
@@ -109,10 +123,13 @@ class Worker:
 
     async def run(self) -> None:
         syncing = asyncio.create_task(self.sites.run(self._sites))
+        scaling = asyncio.create_task(self._autoscale())
         try:
             await self._claim_forever()
         finally:
             self.manager.unwatch_work(self._wake)
+            scaling.cancel()
+            await asyncio.gather(scaling, return_exceptions=True)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.shutdown_grace)
         for run in list(self._runs):
@@ -134,7 +151,7 @@ class Worker:
         while not self._stopping.is_set():
             await self._watch()
             self._wake.clear()
-            free = self.concurrency - len(self._tasks)
+            free = self.pool.target - len(self._tasks)
             claimed = await self._claim(free) if free else []
             for job in claimed:
                 self._start(job)
@@ -142,11 +159,21 @@ class Worker:
                 idle = self.poll_interval
                 if len(claimed) == free:
                     continue  # every slot busy: the next turn waits for one to free
-            full = len(self._tasks) >= self.concurrency
+            full = len(self._tasks) >= self.pool.target
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), None if full else idle)
             if not full and not claimed:
                 idle = min(idle * 2, 5 * self.poll_interval)
+
+    async def _autoscale(self) -> None:
+        """Resize the pool to what the process can take (when it may change at all)."""
+        WORKER_SLOTS.set(self.pool.target)
+        while self.pool.minimum < self.pool.maximum:
+            load = await measure_load(self.autoscale_interval)
+            before = self.pool.target
+            WORKER_SLOTS.set(self.pool.adjust(load, running=len(self._tasks)))
+            if self.pool.target > before:
+                self._wake.set()  # new slots: claim for them now
 
     async def _watch(self) -> None:
         """Be woken by new work (again, if the listener was lost); polling covers faults."""

@@ -850,3 +850,33 @@ async def test_the_resolver_drops_blocked_addresses(host: str) -> None:
         await resolver.resolve(host, 80, socket.AF_INET)
     allowed = GuardedResolver(ALLOW_LOOPBACK, ThreadedResolver())
     assert [r["host"] for r in await allowed.resolve(host, 80, socket.AF_INET)] == ["127.0.0.1"]
+
+
+async def test_a_crawlers_connections_stay_within_its_budget() -> None:
+    """Two crawls of eight requests in flight each, on a Crawler of three connections:
+    the sites never see more than three requests at once between them."""
+    in_flight, most = 0, 0
+
+    async def slow(_request: web.Request) -> web.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        return web.Response(text="<html><title>leaf</title></html>", content_type="text/html")
+
+    crawler = Crawler(policy=ALLOW_LOOPBACK, max_connections=3)
+    first, second = ScriptedSite(), ScriptedSite()
+    for site in (first, second):
+        site.routes["/"] = links(*(f"/p{n}" for n in range(12)))
+        for n in range(12):
+            site.routes[f"/p{n}"] = slow
+    try:
+        async with serve(first), serve(second):
+            done = await asyncio.gather(
+                *(crawl(crawler, s.origin, respectRobots=False, depth=1) for s in (first, second))
+            )
+    finally:
+        await crawler.close()
+    assert [result.summary.pages for result in done] == [13, 13]
+    assert 1 < most <= 3

@@ -9,6 +9,8 @@ kept: crawls of different jobs must not share them.
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 from aiohttp.resolver import ThreadedResolver
 
@@ -20,7 +22,10 @@ from scrapejobs.crawler.retries import DEFAULT_DELAYS, MAX_WAIT
 from scrapejobs.crawler.run import CrawlRun
 from scrapejobs.crawler.settings import CrawlerOptions
 
-__all__ = ["Crawler"]
+__all__ = ["MAX_CONNECTIONS", "Crawler"]
+
+MAX_CONNECTIONS = 256
+"""Connections a worker process's crawls may hold open at once (aiohttp queues the rest)."""
 
 
 class Crawler:
@@ -36,9 +41,17 @@ class Crawler:
         batch_seconds: float = 0.5,
         retry_delays: tuple[float, ...] = DEFAULT_DELAYS,
         max_retry_wait: float = MAX_WAIT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         """``retry_delays``: backoff before each in-crawl retry (their number is the
-        retry count); ``max_retry_wait``: the cap on one in-crawl wait."""
+        retry count); ``max_retry_wait``: the cap on one in-crawl wait;
+        ``max_connections``: the connections all crawls of this Crawler (a worker
+        process's) hold open at once, a budget above the per-crawl and per-site
+        limits that an autoscaled pool cannot exceed."""
+        self.max_connections = max_connections
+        self._budget = asyncio.Semaphore(max_connections)
+        """Requests in flight over all crawls: aiohttp's own connector limit let one
+        more through in a test of two crawls (tests/integration/test_crawler.py)."""
         self.policy = policy
         self.options = CrawlerOptions(
             max_response_bytes=max_response_bytes,
@@ -56,7 +69,7 @@ class Crawler:
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
-                limit=0,  # each crawl bounds its own concurrency
+                limit=0,  # the budget below bounds all crawls; each crawl and site its own too
                 limit_per_host=0,
                 ttl_dns_cache=60,
                 resolver=GuardedResolver(self.policy, ThreadedResolver()),
@@ -87,6 +100,7 @@ class Crawler:
             guard=self._guard,
             options=self.options,
             gate=self.gate,
+            budget=self._budget,
         )
         return await run.run()
 

@@ -16,6 +16,7 @@ hold (sitemaps); it returns False to stop reading.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,6 +93,10 @@ class Get(Protocol):
     ) -> Response: ...
 
 
+MAX_UNBOUNDED = 1 << 30
+"""A budget that never binds (a Fetcher made without its Crawler's)."""
+
+
 class Fetcher:
     """GETs for one crawl: its headers and timeout, over the shared session."""
 
@@ -105,8 +110,10 @@ class Fetcher:
         max_bytes: int,
         max_redirects: int,
         rules: QueryRules = DEFAULT_QUERY_RULES,
+        budget: asyncio.Semaphore | None = None,
     ) -> None:
         self._session = session
+        self._budget = budget or asyncio.Semaphore(MAX_UNBOUNDED)
         self._guard = guard
         self._headers = dict(headers)
         self._timeout_seconds = timeout
@@ -141,12 +148,15 @@ class Fetcher:
             try:
                 target = URL(current, encoded=True)  # normalised: already encoded
                 self._guard.check_host(target.raw_host or "")
-                async with self._session.get(
-                    target,
-                    headers=self._headers,
-                    timeout=client_timeout,
-                    allow_redirects=False,
-                ) as response:
+                async with (
+                    self._budget,
+                    self._session.get(
+                        target,
+                        headers=self._headers,
+                        timeout=client_timeout,
+                        allow_redirects=False,
+                    ) as response,
+                ):
                     location = self._redirect_target(response, current)
                     if location is None:
                         read = await self._read(url, current, response, limit, sink)

@@ -81,6 +81,7 @@ class CrawlRun:
         guard: HostGuard,
         options: CrawlerOptions,
         gate: SiteGate | None = None,
+        budget: asyncio.Semaphore | None = None,
     ) -> None:
         if spec.job_type not in JOB_TYPES:
             raise ValueError(f"unknown job type {spec.job_type!r}")
@@ -100,6 +101,7 @@ class CrawlRun:
             max_bytes=settings.max_page_bytes or options.max_response_bytes,
             max_redirects=options.max_redirects,
             rules=self.rules,
+            budget=budget,
         )
         self.requests = Requests(fetcher, settings, options, gate)
         self.batcher = PageBatcher(on_pages, size=options.page_batch, seconds=options.batch_seconds)
