@@ -338,3 +338,23 @@ def test_retry_all_failed_without_javascript_is_a_plain_form_post(dashboard: Das
         )
         assert refused.status_code == 403
         assert dashboard.job(dashboard.ids["retry-all-page"])["status"] == "failed"
+
+
+# -- the domain filter (issue 17 item 6) ----------------------------------------------------
+
+
+def test_the_domain_filter_finds_a_site_however_it_was_spelled(
+    dashboard: Dashboard, page: Page
+) -> None:
+    """A job submitted as an origin is found by host:port in the filter form, and the
+    other way round; a job of another port is not."""
+    created = [
+        httpx.post(dashboard.url(JOBS), json={"domain": domain}).json()["data"]["id"]
+        for domain in ("http://127.0.0.1:59999", "127.0.0.1:59999", "127.0.0.1:60001")
+    ]
+    for spelling in ("127.0.0.1:59999", "http://127.0.0.1:59999/"):
+        page.goto(dashboard.url("/jobs"))
+        page.get_by_label("Domain").fill(spelling)
+        page.get_by_role("button", name="Filter").click()
+        expect(rows(page)).to_have_count(2)
+        assert sorted(row_ids(page)) == sorted(created[:2])
