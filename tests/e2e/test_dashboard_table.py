@@ -354,7 +354,7 @@ def test_the_domain_filter_finds_a_site_however_it_was_spelled(
     ]
     for spelling in ("127.0.0.1:59999", "http://127.0.0.1:59999/"):
         page.goto(dashboard.url("/jobs"))
-        page.get_by_label("Domain").fill(spelling)
+        page.get_by_role("textbox", name="Domain").fill(spelling)
         page.get_by_role("button", name="Filter").click()
         expect(rows(page)).to_have_count(2)
         assert sorted(row_ids(page)) == sorted(created[:2])
