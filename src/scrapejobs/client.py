@@ -175,15 +175,21 @@ class Client:
         domain: str | None = None,
         job_type: str | None = None,
         failure_pattern: str | None = None,
+        search: str | None = None,
+        sort: str | None = None,
         limit: int | None = None,
         offset: int | None = None,
     ) -> JobList:
-        """One page of jobs, newest first (the server's default limit is 50)."""
+        """One page of jobs, newest first unless ``sort`` says (``priority``, ``-updated``);
+        ``search``: a job id or its start, or text in the domain or startUrl. The
+        server's default limit is 50."""
         params = _given(
             status=status,
             domain=domain,
             job_type=job_type,
             failure_pattern=failure_pattern,
+            search=search,
+            sort=sort,
             limit=limit,
             offset=offset,
         )

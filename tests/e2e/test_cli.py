@@ -284,6 +284,23 @@ def test_bulk_retry_by_domain_prints_one_result_per_job(server: str, sites: Site
 # -- the views: jobs, show, retry, stats ---------------------------------------------------
 
 
+def test_jobs_search_and_sort(server: str) -> None:
+    """``--search`` finds jobs by URL text (or an id's start), ``--sort`` orders them in the
+    database; the footer says how."""
+    marker = f"sorted-{uuid.uuid4().hex[:8]}.example"
+    with Client(server) as client:
+        made = {
+            priority: client.create_job(marker, priority=priority)["id"] for priority in (3, 9, 6)
+        }
+    listed = invoke("jobs", "--search", marker, "--sort", "-priority", server=server, COLUMNS="160")
+    assert listed.returncode == 0, listed.stderr
+    ids = [first_id(line) for line in listed.stdout.splitlines() if UUID.search(line)]
+    assert ids == [made[9], made[6], made[3]]
+    assert "Jobs 1-3 of 3, sorted by -priority." in listed.stdout
+    by_id = invoke("jobs", "--search", made[6][:8], "--json", server=server)
+    assert [job["id"] for job in as_json(by_id)] == [made[6]]
+
+
 def test_jobs_show_retry_and_stats_for_people(server: str, sites: Sites) -> None:
     origin = sites.missing.origin
     older, newer, to_retry = failed_jobs(

@@ -47,6 +47,15 @@ def jobs(
     domain: Annotated[str | None, typer.Option("--domain")] = None,
     job_type: Annotated[JobType | None, typer.Option("--job-type")] = None,
     pattern: Pattern = None,
+    search: Annotated[
+        str | None, typer.Option("--search", help="A job id (or its start), or URL text.")
+    ] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort", help="created, updated, priority, retries, domain, status; -KEY: descending"
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="1..200, default 50")] = None,
     offset: Annotated[
         int | None, typer.Option("--offset", help="Skip this many, default 0")
@@ -54,13 +63,15 @@ def jobs(
     server: Server = DEFAULT_SERVER,
     as_json: AsJson = False,
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first (or as --sort says)."""
     with connected(server) as client:
         page = client.list_jobs(
             status=status.value if status else None,
             domain=domain,
             job_type=job_type.value if job_type else None,
             failure_pattern=pattern.value if pattern else None,
+            search=search,
+            sort=sort,
             limit=limit,
             offset=offset,
         )
@@ -70,7 +81,7 @@ def jobs(
     console = stdout()
     if page.jobs:
         console.print(jobs_table(page.jobs, width=console.width))
-    say(console, jobs_footer(page))
+    say(console, jobs_footer(page, sort))
 
 
 def show(job_id: JobId, server: Server = DEFAULT_SERVER, as_json: AsJson = False) -> None:

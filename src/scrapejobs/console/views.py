@@ -128,11 +128,12 @@ def jobs_table(jobs: Iterable[Job], *, width: int = 80) -> Table:
     return table
 
 
-def jobs_footer(page: JobList) -> str:
+def jobs_footer(page: JobList, sort: str | None = None) -> str:
     if not page.jobs:
         return "No jobs match." if page.offset == 0 else f"No jobs after offset {page.offset}."
     last = page.offset + len(page.jobs)
-    footer = f"Jobs {page.offset + 1}-{last} of {page.total}, newest first."
+    order = f"sorted by {sort}" if sort else "newest first"
+    footer = f"Jobs {page.offset + 1}-{last} of {page.total}, {order}."
     if last < page.total:
         footer += f" Next page: --offset {last}"
     return footer
