@@ -106,6 +106,25 @@ def share_of(site: Site, members: Sequence[str], me: str) -> Share:
     return Share(limit / n if limit else None, concurrency // n + extra)
 
 
+def joining_share(site: Site, members: Sequence[str], me: str) -> Share:
+    """``me``'s share as it joins ``members``: the requests in flight the others do not
+    hold yet. They still hold their shares of the old membership (all the site's
+    limit, if there are any) until their next sync, so a joiner starts with what is
+    left, often none, and takes its even share at its own next sync: the sum never
+    exceeds the limit, at the cost of a joiner waiting up to one sync interval.
+
+    >>> site = Site("s", datetime(2024, 1, 1), max_concurrent_requests=4)
+    >>> joining_share(site, ["a", "b"], "b").concurrency  # "a" holds all 4 for now
+    0
+    >>> joining_share(site, ["b"], "b").concurrency  # alone: everything
+    4
+    """
+    others = sorted(set(members) - {me})
+    held = sum(share_of(site, others, other).concurrency for other in others)
+    even = share_of(site, members, me)
+    return Share(even.rate, max(0, concurrency_limit(site) - held) if others else even.concurrency)
+
+
 def _past(moment: datetime | None, now: datetime, gap: float) -> bool:
     return moment is None or moment + timedelta(seconds=gap) <= now
 

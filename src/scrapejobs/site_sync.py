@@ -11,7 +11,8 @@ server shares):
   crawl read holds for the fleet (``scrapejobs.limits``);
 - every ``interval`` seconds (and when a crawl of a new site starts) the
   worker renews its membership of the sites it crawls and reads them back: it
-  takes its share of each site's limits (``limits.share_of``) for its
+  takes its share of each site's limits (``limits.share_of``; on joining, what
+  the others do not hold yet, ``limits.joining_share``) for its
   :class:`~scrapejobs.crawler.limiter.SiteLimiter`, and a cooldown another
   process heard, an open circuit, or an operator's pause, holds its crawls of
   the site too (a pause until it is lifted). A crawl thus learns of another
@@ -118,17 +119,20 @@ class SiteSync:
         for name in gone:
             self.gate.limiters.pop(name, None)
             self._seen.pop(name, None)
-        self.joined = set(sites)
+        joining, self.joined = sites - self.joined, set(sites)
         for name, (site, members) in found.items():
             self._fleet_rates[name] = (sum(members.values()), max(len(members), 1))
-            await self._apply(name, site or Site(name, self.manager.clock()), members)
+            site = site or Site(name, self.manager.clock())
+            await self._apply(name, site, members, joining=name in joining)
 
     async def join(self, site: str, running: set[str]) -> None:
         """A crawl of ``site`` is about to start: share its limits first, if not yet."""
         if site not in self.joined:
             await self.sync(running | {site})
 
-    async def _apply(self, name: str, site: Site, members: Mapping[str, float]) -> None:
+    async def _apply(
+        self, name: str, site: Site, members: Mapping[str, float], *, joining: bool = False
+    ) -> None:
         now = self.manager.clock()
         hold = site.hold(now)
         if hold is None:
@@ -137,7 +141,7 @@ class SiteSync:
             until, reason = hold
             seconds = (until - now).total_seconds() if until else math.inf
             self.gate.hold(name, seconds, reason)
-        share = share_of(site, list(members), self.worker_id)
+        share = (limits.joining_share if joining else share_of)(site, list(members), self.worker_id)
         await self.gate.limiter(name).set(share.rate, share.concurrency)
         self._seen[name] = site
         if limits.recovered(site, now, limits.GAP) is not site:  # a step up is due

@@ -13,6 +13,7 @@ from scrapejobs.limits import (
     DEFAULT_SITE_CONCURRENCY,
     MIN_RATE,
     Share,
+    joining_share,
     rate_limit,
     recovered,
     share_of,
@@ -133,3 +134,14 @@ def test_steps_up_never_delay_a_halving() -> None:
     assert stepped.adaptive_rate == pytest.approx(4.8)
     halved = slowed(stepped, 0.0, NOW + timedelta(seconds=1.2), 1.0)
     assert halved.adaptive_rate == pytest.approx(2.4)
+
+
+def test_a_joiner_takes_only_what_the_others_do_not_hold_yet() -> None:
+    """The others keep their shares of the old membership until their next sync."""
+    site = Site("s", datetime(2024, 1, 1, tzinfo=UTC), max_concurrent_requests=5)
+    assert joining_share(site, ["a", "b"], "c").concurrency == 0  # a and b hold 3 + 2
+    assert joining_share(site, [], "c") == share_of(site, ["c"], "c")  # alone: all 5
+    holding = sum(share_of(site, ["a", "b"], w).concurrency for w in ("a", "b"))
+    assert holding + joining_share(site, ["a", "b", "c"], "c").concurrency <= 5
+    # Once everyone synced, the even shares sum to the limit again.
+    assert sum(share_of(site, ["a", "b", "c"], w).concurrency for w in "abc") == 5
