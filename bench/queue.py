@@ -229,14 +229,19 @@ class _NoCrawl:
         return None
 
 
-class Pgqueuer:
-    """pgqueuer 1.x: Queries.enqueue over an asyncpg pool, PgQueuer over one connection."""
+class _Peer:
+    """What a peer's driver keeps: its spec, the jobs its consumers saw, and when
+    each idle-latency job was claimed."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
         self.seen: list[int] = []
         self.claimed: dict[int, float] = {}
         self.woken = asyncio.Event()
+
+
+class Pgqueuer(_Peer):
+    """pgqueuer 1.x: Queries.enqueue over an asyncpg pool, PgQueuer over one connection."""
 
     async def open(self) -> None:
         import asyncpg
@@ -296,14 +301,8 @@ class Pgqueuer:
         await self.pool.close()
 
 
-class Procrastinate:
+class Procrastinate(_Peer):
     """procrastinate 3.x: Task.defer_async and App.run_worker_async over PsycopgConnector."""
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = spec
-        self.seen: list[int] = []
-        self.claimed: dict[int, float] = {}
-        self.woken = asyncio.Event()
 
     async def open(self) -> None:
         import procrastinate

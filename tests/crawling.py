@@ -7,16 +7,33 @@ these (``crawler``, ``no_retry_crawler``, ``site``) are in
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from scrapejobs.crawler import AddressPolicy, Crawler, CrawlFailed, CrawlSpec, CrawlSummary, Page
+from scrapejobs.crawler import (
+    AddressPolicy,
+    Crawler,
+    CrawlFailed,
+    CrawlSpec,
+    CrawlSummary,
+    Page,
+    SiteGate,
+)
 from scrapejobs.failures import Failure
 from scrapejobs.jobs import DEFAULT_CONFIG
 
-__all__ = ["ALLOW_LOOPBACK", "FAST_RETRIES", "Crawl", "crawl", "failure_of", "spec"]
+__all__ = [
+    "ALLOW_LOOPBACK",
+    "FAST_RETRIES",
+    "Crawl",
+    "WaitingCrawler",
+    "crawl",
+    "failure_of",
+    "spec",
+]
 
 ALLOW_LOOPBACK = AddressPolicy(allow_private_networks=True)
 FAST_RETRIES = (0.01, 0.02)
@@ -63,3 +80,24 @@ async def failure_of(
         await crawler.crawl(spec(domain, job_type, **config), store)
     assert stored == [], "a failed attempt stores no page"
     return raised.value.failure
+
+
+class WaitingCrawler:
+    """What a Worker needs of a Crawler, with no network: a gate, and a crawl that
+    only waits ``pause`` seconds (as a crawl mostly does) and stores no page. It counts
+    the crawls running at once (``most``: the peak)."""
+
+    def __init__(self, pause: float = 0.0) -> None:
+        self.gate = SiteGate()
+        self.pause = pause
+        self.now = 0
+        self.most = 0
+
+    async def crawl(self, spec: CrawlSpec, on_pages: Any) -> CrawlSummary:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            await asyncio.sleep(self.pause)
+        finally:
+            self.now -= 1
+        return CrawlSummary(pages=0, errors=0)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 SCREENSHOTS = pytest.StashKey[Path]()
 
@@ -49,6 +49,34 @@ def browser() -> Iterator[Browser]:
         )
         yield launched
         launched.close()
+
+
+def policy_violation(message: ConsoleMessage) -> bool:
+    """A console message that says the Content-Security-Policy refused something."""
+    return "Content Security Policy" in message.text or "Refused to" in message.text
+
+
+@pytest.fixture(scope="module")
+def laptop(browser: Browser) -> Iterator[BrowserContext]:
+    """One laptop-sized browser context for the module (a context per test costs seconds)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(laptop: BrowserContext) -> Iterator[Page]:
+    """A fresh page that fails the test on script errors or CSP violations."""
+    page = laptop.new_page()
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda message: problems.append(message.text) if policy_violation(message) else None,
+    )
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    yield page
+    page.close()
+    assert not problems, problems
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Response, Route, expect
 
+from tests.e2e.conftest import policy_violation
 from tests.servers import serve
 
 RETRY_PATH = "/api/scrape-jobs/{job_id}/retry"
@@ -47,7 +48,7 @@ class Offline:
             route.abort("internetdisconnected")
 
     def on_console(self, message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text or "Refused to" in message.text:
+        if policy_violation(message):
             self.problems.append(message.text)
 
     def on_response(self, response: Response) -> None:

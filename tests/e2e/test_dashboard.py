@@ -21,8 +21,6 @@ import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
-    BrowserContext,
-    ConsoleMessage,
     Dialog,
     Page,
     Route,
@@ -192,31 +190,6 @@ def dashboard(
     ids = asyncio.run(_seed(url))
     with serve(url, workers=0, log=folder / "serve.log") as base:
         yield Dashboard(base, ids, screenshot_dir)
-
-
-@pytest.fixture(scope="module")
-def laptop(dashboard: Dashboard, browser: Browser) -> Iterator[BrowserContext]:
-    """One laptop-sized browser context for the module (a context per test costs seconds)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(laptop: BrowserContext) -> Iterator[Page]:
-    """A fresh page that fails the test on script errors or CSP violations."""
-    page = laptop.new_page()
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text or "Refused to" in message.text:
-            problems.append(message.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    yield page
-    page.close()
-    assert not problems, problems
 
 
 def rows(page: Page) -> Any:

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from scrapejobs.failures import classify
 from scrapejobs.jobs import Job
@@ -140,30 +140,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, screenshot_dir: Path) -> It
     asyncio.run(_seed(url))
     with serve(url, workers=0, log=folder / "serve.log") as base:
         yield Server(base, url, screenshot_dir)
-
-
-@pytest.fixture(scope="module")
-def laptop(server: Server, browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(laptop: BrowserContext) -> Iterator[Page]:
-    """A fresh page that fails the test on script errors or CSP violations."""
-    page = laptop.new_page()
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text or "Refused to" in message.text:
-            problems.append(message.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    yield page
-    page.close()
-    assert not problems, problems
 
 
 def _column_sum(page: Page, chart: str, series: str) -> int:

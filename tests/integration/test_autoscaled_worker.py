@@ -10,38 +10,17 @@ from scrapejobs.manager import JobManager
 from scrapejobs.queries import JobFilter
 from scrapejobs.store import Store
 from scrapejobs.worker import Worker
+from tests.crawling import WaitingCrawler
 from tests.factories import job_request
 
 MINIMUM, MAXIMUM, JOBS = 1, 6, 60
-
-
-class WaitingCrawl:
-    """A crawl that only waits, as a crawl on the network mostly does; counts crawls at once."""
-
-    def __init__(self) -> None:
-        from scrapejobs.crawler import SiteGate
-
-        self.gate = SiteGate()
-        self.now = 0
-        self.most = 0
-
-    async def crawl(self, spec: object, on_pages: object) -> object:
-        from scrapejobs.crawler.model import CrawlSummary
-
-        self.now += 1
-        self.most = max(self.most, self.now)
-        try:
-            await asyncio.sleep(0.15)
-        finally:
-            self.now -= 1
-        return CrawlSummary(pages=0, errors=0)
 
 
 async def test_the_pool_grows_with_waiting_jobs_within_its_bounds(store: Store) -> None:
     manager = JobManager(store)
     for n in range(JOBS):
         await manager.create_job(job_request(domain=f"s{n}.example"))
-    crawler = WaitingCrawl()
+    crawler = WaitingCrawler(pause=0.15)  # I/O-bound: it only waits
     worker = Worker(
         manager,
         crawler,  # type: ignore[arg-type]

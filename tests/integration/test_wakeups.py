@@ -16,24 +16,11 @@ from scrapejobs.retry import RetryPolicy
 from scrapejobs.storage import SqlStore
 from scrapejobs.worker import Worker
 from tests.conftest import _truncate
+from tests.crawling import WaitingCrawler
 from tests.factories import job_request
 
 POLL = 60.0  # seconds: far longer than any wait below
 PATIENCE = 15.0
-
-
-class NoCrawl:
-    """What a Worker needs of a crawler: a gate, and a crawl that finds nothing."""
-
-    def __init__(self) -> None:
-        from scrapejobs.crawler import SiteGate
-
-        self.gate = SiteGate()
-
-    async def crawl(self, spec: object, on_pages: object) -> object:
-        from scrapejobs.crawler.model import CrawlSummary
-
-        return CrawlSummary(pages=0, errors=0)
 
 
 @pytest.fixture
@@ -57,7 +44,7 @@ async def test_an_idle_worker_claims_a_new_job_at_once(
     stores: tuple[SqlStore, SqlStore],
 ) -> None:
     manager = JobManager(stores[0])
-    worker = Worker(manager, NoCrawl(), concurrency=2, poll_interval=POLL)  # type: ignore[arg-type]
+    worker = Worker(manager, WaitingCrawler(), concurrency=2, poll_interval=POLL)  # type: ignore[arg-type]
     running = asyncio.create_task(worker.run())
     try:
         await asyncio.sleep(0.3)  # the worker found nothing and waits
@@ -75,7 +62,7 @@ async def test_a_retry_wakes_a_worker(stores: tuple[SqlStore, SqlStore]) -> None
     claimed = await manager.claim_next("w0")
     assert claimed is not None
     await manager.fail_attempt(job.id, classify("HTTP 503"), worker_id="w0")
-    worker = Worker(manager, NoCrawl(), concurrency=1, poll_interval=POLL)  # type: ignore[arg-type]
+    worker = Worker(manager, WaitingCrawler(), concurrency=1, poll_interval=POLL)  # type: ignore[arg-type]
     running = asyncio.create_task(worker.run())
     try:
         await asyncio.sleep(0.3)

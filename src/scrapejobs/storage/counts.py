@@ -57,21 +57,22 @@ def _failure_key(
     return (job.domain, job.job_type.value, str(event), pattern or "", error_type or "")
 
 
-_UPSERTS: dict[tuple[str, str], Any] = {}
-
-
 def _upsert(dialect: str, table: sa.Table) -> Any:
-    """``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n``, built once per table."""
-    statement = _UPSERTS.get((dialect, table.name))
-    if statement is None:
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-        counter = next(column for column in table.columns if not column.primary_key)
-        statement = insert.on_conflict_do_update(
-            index_elements=list(table.primary_key.columns),
-            set_={counter: counter + insert.excluded[counter.name]},
-        )
-        _UPSERTS[(dialect, table.name)] = statement
-    return statement
+    """``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n`` for one table."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    counter = next(column for column in table.columns if not column.primary_key)
+    return insert.on_conflict_do_update(
+        index_elements=list(table.primary_key.columns),
+        set_={counter: counter + insert.excluded[counter.name]},
+    )
+
+
+_UPSERTS = {
+    (dialect, table.name): _upsert(dialect, table)
+    for dialect in ("sqlite", "postgresql")
+    for table in (job_counts, failure_counts)
+}
+"""Built once: a count move binds its rows and sends."""
 
 
 async def _add(
@@ -87,7 +88,7 @@ async def _add(
         if delta
     ]
     if rows:
-        await conn.execute(_upsert(conn.dialect.name, table), rows)
+        await conn.execute(_UPSERTS[(conn.dialect.name, table.name)], rows)
 
 
 async def move_job(conn: AsyncConnection, old: Job | None, new: Job | None) -> None:

@@ -15,11 +15,17 @@ from scrapejobs.jobs import JobStatus
 from scrapejobs.storage import sites as site_rows
 from scrapejobs.storage.tables import UTCDateTime, jobs, sites
 
-__all__ = ["NOT_SAVED", "SAVE", "claim"]
+__all__ = ["CLAIM", "NOT_SAVED", "SAVE"]
 
 ROW_SITE: sa.ColumnElement[Any] = sa.literal_column("jobs.site")
 """The updated row's site, qualified: in an UPDATE's RETURNING, SQLite would read a
 bare ``site`` inside a subquery on ``sites`` as ``sites.site``."""
+
+
+def _site_flag(condition: sa.ColumnElement[bool], name: str) -> sa.Label[Any]:
+    """``condition`` on the updated row's site, returned with the row as ``name``."""
+    flag = sa.select(condition).where(sites.c.site == ROW_SITE).scalar_subquery()
+    return sa.func.coalesce(flag, sa.false()).label(name)
 
 
 NOT_SAVED = frozenset({"id", "created_at", "idempotency_key", "request_fingerprint"})
@@ -32,11 +38,7 @@ def _save() -> sa.Update:
     row comes back with ``site_failing``: its site counts failures or has an open
     circuit, which a success must close (``Site.answered``)."""
     columns = [c for c in jobs.c if c.name not in NOT_SAVED]
-    site_failing = (
-        sa.select(sa.or_(sites.c.failure_streak > 0, sites.c.breaker_until.is_not(None)))
-        .where(sites.c.site == ROW_SITE)
-        .scalar_subquery()
-    )
+    failing = sa.or_(sites.c.failure_streak > 0, sites.c.breaker_until.is_not(None))
     return (
         jobs.update()
         .where(
@@ -45,25 +47,19 @@ def _save() -> sa.Update:
             jobs.c.status == sa.bindparam("old_status"),
         )
         .values({c: sa.bindparam(f"v_{c.name}", type_=c.type) for c in columns})
-        .returning(*jobs.c, sa.func.coalesce(site_failing, sa.false()).label("site_failing"))
+        .returning(*jobs.c, _site_flag(failing, "site_failing"))
     )
 
 
 SAVE = _save()
 
 
-_CLAIMS: dict[bool, sa.Update] = {}
-
-
-def claim(postgres: bool) -> sa.Update:
-    """Claim up to ``:limit`` due jobs for ``:claimer`` at ``:now``: built once.
+def _claim(postgres: bool) -> sa.Update:
+    """Claim up to ``:limit`` due jobs for ``:claimer`` at ``:now``.
 
     Each row comes back with ``half_open``: its site's circuit is open or
     half-open, so the claim must also take the site's probe (rarely: only
     then does a claim cost a statement more)."""
-    statement = _CLAIMS.get(postgres)
-    if statement is not None:
-        return statement
     now = sa.bindparam("now", type_=UTCDateTime())
     held_site = sa.exists().where(sites.c.site == jobs.c.site, ~site_rows.admits(now))
     candidate = (
@@ -82,12 +78,7 @@ def claim(postgres: bool) -> sa.Update:
     # subquery again for every row it looks at, each time skipping the rows it just
     # locked, and so claim every pending job for a LIMIT of 1.
     picked = candidate.cte("picked").prefix_with("MATERIALIZED")
-    half_open = (
-        sa.select(sites.c.breaker_until.is_not(None))
-        .where(sites.c.site == ROW_SITE)
-        .scalar_subquery()
-    )
-    statement = (
+    return (
         jobs.update()
         .where(jobs.c.id.in_(sa.select(picked.c.id)), jobs.c.status == JobStatus.PENDING.value)
         .values(
@@ -99,7 +90,9 @@ def claim(postgres: bool) -> sa.Update:
             updated_at=now,
             version=jobs.c.version + 1,
         )
-        .returning(*jobs.c, sa.func.coalesce(half_open, sa.false()).label("half_open"))
+        .returning(*jobs.c, _site_flag(sites.c.breaker_until.is_not(None), "half_open"))
     )
-    _CLAIMS[postgres] = statement
-    return statement
+
+
+CLAIM = {postgres: _claim(postgres) for postgres in (False, True)}
+"""The claim, built once: SQLite's, and PostgreSQL's (``FOR UPDATE SKIP LOCKED``)."""

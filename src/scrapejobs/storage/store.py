@@ -204,7 +204,7 @@ class SqlStore:
         for _ in range(PROBE_RACES):
             try:
                 async with self._transaction(write=True) as conn:
-                    statement = statements.claim(self._postgres)
+                    statement = statements.CLAIM[self._postgres]
                     rows = (await conn.execute(statement, params | {"limit": limit})).all()
                     claimed = [job_from_row(row) for row in rows]
                     probes = [job for job, row in zip(claimed, rows, strict=True) if row.half_open]
