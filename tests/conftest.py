@@ -77,7 +77,8 @@ async def _truncate(url: str) -> None:
     conn = await asyncpg.connect(_dsn(url))
     try:
         await conn.execute(
-            "TRUNCATE pages, job_events, jobs, job_counts, failure_counts, sites, site_members"
+            "TRUNCATE pages, job_events, jobs, job_counts, failure_counts, sites, site_members, "
+            "api_keys"
         )
     finally:
         await conn.close()

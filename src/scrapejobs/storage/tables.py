@@ -15,6 +15,7 @@ from sqlalchemy.engine import Dialect
 
 __all__ = [
     "UTCDateTime",
+    "api_keys",
     "failure_counts",
     "job_counts",
     "job_events",
@@ -249,4 +250,19 @@ failure_counts = sa.Table(
     sa.Column("failure_pattern", sa.String(32), primary_key=True),
     sa.Column("error_type", sa.String(32), primary_key=True),
     sa.Column("events", sa.BigInteger, nullable=False),
+)
+
+# Who may call the API (scrapejobs.access, migration 0011): a SHA-256 of each
+# token, never the token; a revoked key keeps its row.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
 )
