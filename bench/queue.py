@@ -156,7 +156,10 @@ class Scrapejobs:
         running: set[asyncio.Task[Any]] = set()
 
         async def complete(job: Any) -> None:
-            await self.manager.complete_attempt(job.id, worker_id=worker_id, job=job)
+            token = job.lease_token
+            await self.manager.complete_attempt(
+                job.id, worker_id=worker_id, lease_token=token, job=job
+            )
 
         while True:
             free = slots - len(running)

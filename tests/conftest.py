@@ -15,12 +15,14 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from scrapejobs.access import Role
 from scrapejobs.manager import JobManager
 from scrapejobs.retry import RetryPolicy
 from scrapejobs.settings import Settings
@@ -78,6 +80,7 @@ async def _truncate(url: str) -> None:
     try:
         await conn.execute(
             "TRUNCATE pages, job_events, jobs, job_counts, failure_counts, sites, site_members, "
+            "audit_log, "
             "api_keys"
         )
     finally:
@@ -143,3 +146,33 @@ async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+class Keyed:
+    """The app over the test database, with one key per role (named as the role)."""
+
+    def __init__(self, api: httpx.AsyncClient, manager: JobManager) -> None:
+        self.api = api
+        self.manager = manager
+        self.tokens: dict[Role, str] = {}
+
+    def auth(self, role: Role) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    async def call(self, role: Role | None, method: str, path: str, **kw: Any) -> httpx.Response:
+        headers = self.auth(role) if role else {}
+        return await self.api.request(method, path, headers=headers, **kw)
+
+
+@pytest.fixture
+async def keyed(database_url: str) -> AsyncIterator[Keyed]:
+    """The app with a key of each role, named ``<role>-key``."""
+    app = create_app(Settings(database_url=database_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            manager: JobManager = app.state.manager
+            keyed = Keyed(client, manager)
+            for role in Role:
+                _, keyed.tokens[role] = await manager.keys.create(f"{role}-key", role, by="test")
+            yield keyed

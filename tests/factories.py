@@ -49,6 +49,29 @@ async def running_job(manager: JobManager, worker_id: str = "w1", **fields: Any)
     return claimed
 
 
+async def token_of(manager: JobManager, job_id: str) -> str | None:
+    """The lease token of the job's running attempt, as its claim returned it."""
+    return (await manager.get_job(job_id)).lease_token
+
+
+async def fail_running(
+    manager: JobManager, job_id: str, failure: Failure, *, worker_id: str = "w1", **options: Any
+) -> Job:
+    """Report the running attempt failed, as its worker would: under its lease token."""
+    token = await token_of(manager, job_id)
+    return await manager.fail_attempt(
+        job_id, failure, worker_id=worker_id, lease_token=token, **options
+    )
+
+
+async def complete_running(
+    manager: JobManager, job_id: str, *, worker_id: str = "w1", **options: Any
+) -> Job:
+    """Report the running attempt completed, as its worker would: under its lease token."""
+    token = await token_of(manager, job_id)
+    return await manager.complete_attempt(job_id, worker_id=worker_id, lease_token=token, **options)
+
+
 async def failed_job(
     manager: JobManager,
     message: str = "Request timeout",
@@ -59,7 +82,9 @@ async def failed_job(
     """A job whose attempt failed and stays failed (autoRetry off unless asked)."""
     config = {"autoRetry": auto_retry, **fields.pop("config", {})}
     job = await running_job(manager, config=config, **fields)
-    return await manager.fail_attempt(job.id, classify(message), worker_id="w1")
+    return await manager.fail_attempt(
+        job.id, classify(message), worker_id="w1", lease_token=job.lease_token
+    )
 
 
 OK = "ok"
@@ -87,10 +112,14 @@ async def history(
         claimed = await manager.claim_next("w1")
         assert claimed is not None and claimed.id == job.id
         if outcome == OK:
-            job = await manager.complete_attempt(job.id, worker_id="w1")
+            job = await manager.complete_attempt(
+                job.id, worker_id="w1", lease_token=claimed.lease_token
+            )
         else:
             failure = Failure(ErrorType(outcome), outcome)
-            job = await manager.fail_attempt(job.id, failure, worker_id="w1")
+            job = await manager.fail_attempt(
+                job.id, failure, worker_id="w1", lease_token=claimed.lease_token
+            )
     return job
 
 

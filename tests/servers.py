@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,6 +34,19 @@ def serve(
 
     No embedded workers unless asked: API tests drive claims themselves.
     """
+    with serve_process(database_url, *extra, workers=workers, log=log) as (base, _):
+        yield base
+
+
+@contextmanager
+def serve_process(
+    database_url: str,
+    *extra: str,
+    workers: int = 0,
+    log: Path | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """:func:`serve`, yielding the process too (``preexec_fn`` runs in it before exec)."""
     port = free_port()
     command = scrapejobs(
         *("serve", "--port", str(port), "--database-url", database_url),
@@ -41,11 +54,13 @@ def serve(
     )
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    process = subprocess.Popen(
+        command, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, process)
-        yield base
+        yield base, process
     finally:
         process.send_signal(signal.SIGINT)
         try:

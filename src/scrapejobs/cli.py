@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from scrapejobs.cli_keys import OPT_OUT, check_exposure, keys_app
 from scrapejobs.console import register as register_operator_commands
 from scrapejobs.errors import ScrapeJobsError
 from scrapejobs.retention import parse_duration
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
 register_operator_commands(app)  # submit, jobs, show, retry, cancel, stats, results
 
 
@@ -182,12 +184,36 @@ def serve(
     circuit_open_seconds: CircuitOpenSeconds = 30.0,
     site_sync_interval: SiteSyncInterval = 1.0,
     retention: Retention = None,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            envvar=_env("max-body-bytes"),
+            help="The largest request body read; a larger one is refused with 413.",
+        ),
+    ] = 1024 * 1024,
+    client_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.01,
+            max=3600,
+            envvar=_env("client-timeout"),
+            help="Seconds a client may take over request headers, or go without sending body "
+            "bytes (then 408), before its connection is closed.",
+        ),
+    ] = 10.0,
+    insecure_no_keys: Annotated[
+        bool,
+        typer.Option(
+            OPT_OUT,
+            envvar=_env("insecure-no-keys"),
+            help="Serve on a non-loopback address although no API key exists (anyone may act).",
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option(envvar=_env("log-level"))] = "info",
 ) -> None:
     """Serve the API with embedded crawl workers."""
-    import uvicorn
-
-    from scrapejobs.web import create_app
+    from scrapejobs.web import create_app, serving
 
     settings = _settings(
         database_url,
@@ -201,8 +227,17 @@ def serve(
         circuit_failures=circuit_failures,
         circuit_open_seconds=circuit_open_seconds,
         site_sync_interval=site_sync_interval,
+        max_body_bytes=max_body_bytes,
+        client_timeout=client_timeout,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    check_exposure(host, database_url, insecure_no_keys=insecure_no_keys)
+    serving.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        client_timeout=settings.client_timeout,
+    )
 
 
 @app.command()

@@ -24,6 +24,7 @@ import httpx
 from scrapejobs.client_errors import (
     ClientError,
     JobNotFoundError,
+    LeaseLostError,
     RequestRejectedError,
     RetryLimitExceededError,
     RetryNotAllowedError,
@@ -31,14 +32,17 @@ from scrapejobs.client_errors import (
     ServerUnavailableError,
     error_for,
 )
+from scrapejobs.client_leases import LeaseCalls
 
 __all__ = [
+    "API_KEY_ENV",
     "DEFAULT_SERVER",
     "FINAL_STATUSES",
     "Client",
     "ClientError",
     "JobList",
     "JobNotFoundError",
+    "LeaseLostError",
     "RequestRejectedError",
     "RetryLimitExceededError",
     "RetryNotAllowedError",
@@ -48,6 +52,7 @@ __all__ = [
 
 DEFAULT_SERVER = "http://localhost:3000"
 SERVER_ENV = "SCRAPEJOBS_SERVER"
+API_KEY_ENV = "SCRAPEJOBS_API_KEY"
 JOBS = "/api/scrape-jobs"
 SITES = "/api/domains"
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
@@ -112,16 +117,22 @@ class JobList:
     offset: int
 
 
-class Client:
+class Client(LeaseCalls):
     """A running scrapejobs server's API. Use it as a context manager, or call :meth:`close`.
 
-    ``server`` defaults to ``$SCRAPEJOBS_SERVER``, else ``http://localhost:3000``.
-    Every method raises a :class:`ClientError` subclass when the request fails.
+    ``server`` defaults to ``$SCRAPEJOBS_SERVER``, else ``http://localhost:3000``;
+    ``api_key`` (a token of ``scrapejobs keys create``) to ``$SCRAPEJOBS_API_KEY``.
+    Every method raises a :class:`ClientError` subclass when the request fails. A
+    worker's calls (claim, heartbeat, report, with the lease token) are ``LeaseCalls``.
     """
 
-    def __init__(self, server: str | None = None, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, server: str | None = None, *, api_key: str | None = None, timeout: float = 30.0
+    ) -> None:
         self.server = server_url(server)
-        self._http = httpx.Client(base_url=self.server, timeout=timeout)
+        token = api_key or os.environ.get(API_KEY_ENV)
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        self._http = httpx.Client(base_url=self.server, timeout=timeout, headers=headers)
 
     def __enter__(self) -> Client:
         return self

@@ -4,8 +4,9 @@
     ├── ServerUnavailableError           no answer: connection refused, unknown host, timeout
     ├── JobNotFoundError                 404 Job not found
     ├── RequestRejectedError             any other 4xx: bad input, a refused transition, a conflict
-    │   └── RetryNotAllowedError         400 Job cannot be retried (details: currentStatus, reason)
-    │       └── RetryLimitExceededError  400 Job has exceeded maximum retry attempts
+    │   ├── RetryNotAllowedError         400 Job cannot be retried (details: currentStatus, reason)
+    │   │   └── RetryLimitExceededError  400 Job has exceeded maximum retry attempts
+    │   └── LeaseLostError               409 Lease is no longer held: stop working on that job
     └── ServerError                      a 5xx, or an answer that is not a scrapejobs envelope
 
 ``message`` is the server's ``error`` word for word, ``details`` its ``details``.
@@ -19,6 +20,7 @@ from typing import Any
 __all__ = [
     "ClientError",
     "JobNotFoundError",
+    "LeaseLostError",
     "RequestRejectedError",
     "RetryLimitExceededError",
     "RetryNotAllowedError",
@@ -58,6 +60,11 @@ class RetryLimitExceededError(RetryNotAllowedError):
     """400 ``Job has exceeded maximum retry attempts`` (details: currentRetries, maxRetries...)."""
 
 
+class LeaseLostError(RequestRejectedError):
+    """409 ``Lease is no longer held``: the job was cancelled, or reaped and claimed
+    again; a worker stops working on it and does not report it."""
+
+
 class ServerError(ClientError):
     """A 5xx, or an answer that is not the scrapejobs envelope."""
 
@@ -65,6 +72,7 @@ class ServerError(ClientError):
 _REFUSALS: Mapping[str, type[ClientError]] = {
     "Job cannot be retried": RetryNotAllowedError,
     "Job has exceeded maximum retry attempts": RetryLimitExceededError,
+    "Lease is no longer held": LeaseLostError,
 }
 
 

@@ -3,6 +3,9 @@
     ScrapeJobsError
     ├── JobNotFound             no job with that id
     ├── SiteNotFound            no site of that name
+    ├── KeyNotFound             no API key of that name
+    ├── Unauthenticated         no API key, or not a valid one (a 401)
+    ├── Forbidden               the key's role may not do this (a 403)
     ├── InvalidRequest          the request breaks a rule of the domain (a 400)
     │   └── InvalidField        ... by a value of one of the job's fields
     ├── JobConflict             the job is not in the state the step needs (a 409)
@@ -19,15 +22,18 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "Forbidden",
     "InvalidField",
     "InvalidRequest",
     "JobConflict",
     "JobNotFound",
+    "KeyNotFound",
     "LeaseLost",
     "RetryNotAllowed",
     "ScrapeJobsError",
     "SiteNotFound",
     "StorageUnavailable",
+    "Unauthenticated",
 ]
 
 
@@ -48,6 +54,19 @@ class JobNotFound(ScrapeJobsError):
 class SiteNotFound(ScrapeJobsError):
     def __init__(self, message: str = "Site not found", details: Any = None) -> None:
         super().__init__(message, details)
+
+
+class KeyNotFound(ScrapeJobsError):
+    def __init__(self, message: str = "API key not found", details: Any = None) -> None:
+        super().__init__(message, details)
+
+
+class Unauthenticated(ScrapeJobsError):
+    pass
+
+
+class Forbidden(ScrapeJobsError):
+    pass
 
 
 class InvalidRequest(ScrapeJobsError):

@@ -184,6 +184,8 @@ class Job:
     """How many times a worker has claimed the job."""
     worker_id: str | None = None
     lease_expires_at: datetime | None = None
+    lease_token: str | None = None
+    """A new secret with every claim, cleared when the lease ends (``scrapejobs.leases``)."""
     version: int = 1
     """Bumped by every write; conditional updates compare it."""
     failure: Failure | None = None
@@ -207,6 +209,7 @@ class Job:
             completed_at=now if ended else None,
             worker_id=None,
             lease_expires_at=None,
+            lease_token=None,
             **changes,
         )
 

@@ -8,35 +8,38 @@ loses a race, it reads the job again and decides again, so concurrent
 requests see each other's results instead of overwriting them.
 
 A worker's outcome is one call: :meth:`complete_attempt` or
-:meth:`fail_attempt` with the :class:`~scrapejobs.failures.Failure`; an
-operator's change is :meth:`edit_job`, :meth:`cancel_job`, :meth:`retry_job`.
+:meth:`fail_attempt` with the :class:`~scrapejobs.failures.Failure`, under
+the lease token its claim returned (the workers' use cases live in
+``scrapejobs.attempts``, mixed in); an operator's change is :meth:`edit_job`,
+:meth:`cancel_job`, :meth:`retry_job`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from scrapejobs import transitions
+from scrapejobs.attempts import AttemptCases, Step
+from scrapejobs.audit_log import AuditLog
 from scrapejobs.errors import JobConflict, JobNotFound
 from scrapejobs.events import Attempt, JobEvent, attempts_from_events
-from scrapejobs.failures import Failure
 from scrapejobs.insights import Insights
 from scrapejobs.jobs import Job, JobStatus
+from scrapejobs.key_manager import KeyManager
 from scrapejobs.queries import NEWEST_FIRST, OLDEST_FIRST, JobFilter, JobOrder
 from scrapejobs.results import Results
 from scrapejobs.retention import PRUNE_BATCH, Retention
 from scrapejobs.retry import RetryPolicy, RetryRefused
 from scrapejobs.schemas import BulkRetryRequest, JobCreate
 from scrapejobs.site_manager import SiteManager
-from scrapejobs.sites import Breaker, SiteEffect, site_effect
+from scrapejobs.sites import Breaker
 from scrapejobs.store import Store
-from scrapejobs.transitions import Change, JobEdit
+from scrapejobs.transitions import JobEdit
 
 __all__ = ["BulkRetryResult", "JobManager", "retry_message", "utcnow"]
 
@@ -55,11 +58,7 @@ class BulkRetryResult:
     job: Job | None = None
 
 
-# A step: given the job as read, the job to write and its events (or raise).
-Step = Callable[[Job], Change]
-
-
-class JobManager:
+class JobManager(AttemptCases):
     """The use cases of scrapejobs; adapters (HTTP, CLI, workers) call only these."""
 
     def __init__(
@@ -83,6 +82,8 @@ class JobManager:
         """Analytics and activity over all jobs (stats, metrics, the dashboard's charts)."""
         self.results = Results(store)
         """The pages each job's attempts crawled: stored, counted, read back."""
+        self.keys = KeyManager(store.api_keys, clock)  # who may call, with which role
+        self.audit = AuditLog(store.audit, clock)  # who changed what, when, from where
 
     # -- reading ---------------------------------------------------------
 
@@ -117,7 +118,6 @@ class JobManager:
         return found, await self._store.count_jobs(query)
 
     async def count_jobs(self, query: JobFilter) -> int:
-        """How many jobs match."""
         return await self._store.count_jobs(query)
 
     async def count_by_status(self, query: JobFilter) -> dict[JobStatus, int]:
@@ -127,7 +127,7 @@ class JobManager:
     # -- creating and editing --------------------------------------------
 
     async def create_job(
-        self, request: JobCreate, *, idempotency_key: str | None = None
+        self, request: JobCreate, *, idempotency_key: str | None = None, actor: str = "api"
     ) -> tuple[Job, bool]:
         """Create a job; with a key already used, return the first job and False."""
         now = self.clock()
@@ -148,7 +148,7 @@ class JobManager:
         fingerprint = request.fingerprint()
         inserted = await self._store.insert_job(
             job,
-            transitions.created(job, "api"),
+            transitions.created(job, actor),
             idempotency_key=idempotency_key,
             fingerprint=fingerprint,
         )
@@ -247,99 +247,7 @@ class JobManager:
                 results.append(BulkRetryResult(job.id, True, retry_message(retried), retried))
         return results
 
-    # -- workers -------------------------------------------------------------
-
-    def _lease_until(self, now: datetime, lease_seconds: int | None) -> datetime:
-        return now + timedelta(seconds=lease_seconds or self.lease_seconds)
-
-    async def claim_next(self, worker_id: str, *, lease_seconds: int | None = None) -> Job | None:
-        """Give the next due job to ``worker_id`` with a lease, or None."""
-        claimed = await self.claim_jobs(worker_id, 1, lease_seconds=lease_seconds)
-        return claimed[0] if claimed else None
-
-    async def claim_jobs(
-        self, worker_id: str, limit: int, *, lease_seconds: int | None = None
-    ) -> list[Job]:
-        """Up to ``limit`` due jobs for ``worker_id`` (its free slots), in one statement."""
-        now = self.clock()
-        lease_until = self._lease_until(now, lease_seconds)
-        return await self._store.claim_jobs(
-            worker_id, now=now, lease_until=lease_until, limit=limit
-        )
-
-    async def watch_work(self, event: asyncio.Event) -> None:
-        """Set ``event`` when a job may have become due: a worker's cue to claim now."""
-        await self._store.watch_work(event)
-
-    def unwatch_work(self, event: asyncio.Event) -> None:
-        self._store.unwatch_work(event)
-
-    async def heartbeat(
-        self, job_id: str, worker_id: str, *, lease_seconds: int | None = None
-    ) -> Job:
-        """Extend the lease of a running job held by ``worker_id``."""
-
-        def step(job: Job) -> Change:
-            now = self.clock()
-            return transitions.heartbeat(job, worker_id, now, self._lease_until(now, lease_seconds))
-
-        return await self._mutate(job_id, step)
-
-    async def complete_attempt(
-        self,
-        job_id: str,
-        *,
-        worker_id: str | None,
-        edit: JobEdit | None = None,
-        note: str | None = None,
-        job: Job | None = None,
-    ) -> Job:
-        """The running attempt succeeded (``note``: what it did not cover, and why);
-        its site answered, so the site's circuit closes. ``worker_id`` None: an
-        operator's report. ``job``: the job as the caller last saw it (a worker's
-        claim), which saves reading it when nothing changed it since."""
-        return await self._mutate(
-            job_id,
-            lambda job: transitions.completed(job, worker_id, self.clock(), edit, note),
-            job=job,
-            site_answered=True,
-        )
-
-    async def fail_attempt(
-        self,
-        job_id: str,
-        failure: Failure,
-        *,
-        worker_id: str | None,
-        edit: JobEdit | None = None,
-    ) -> Job:
-        """The attempt failed; the job's site learns of it first, for the fleet
-        (``Site.attempt_ended``), then the policy decides in one step. While
-        the site holds its jobs back (a cooldown, an open circuit), the job waits."""
-        job, site = None, None
-        effect = site_effect(failure.recorded(), self.clock())
-        if effect is SiteEffect.CHANGES:
-            job = await self.get_job(job_id)
-            site = await self.sites.attempt_ended(job.site, job.id, failure)
-        policy, rng = self.policy, self.rng
-        return await self._mutate(
-            job_id,
-            lambda job: transitions.failed(
-                job, failure, worker_id, self.clock(), policy=policy, rng=rng, edit=edit, site=site
-            ),
-            job=job,
-            site_answered=effect is SiteEffect.ANSWERED,
-        )
-
-    async def release(
-        self, job_id: str, worker_id: str, *, reason: str | None = None, seconds: float = 0
-    ) -> Job:
-        """A worker gives its job back, no retry spent, due in ``seconds``: it is
-        stopping, or its site is held back (``reason``)."""
-        return await self._mutate(
-            job_id,
-            lambda job: transitions.released(job, worker_id, self.clock(), reason, seconds),
-        )
+    # -- workers: claim, heartbeat, report, release (``AttemptCases``) ------
 
     async def prune(
         self, retention: Retention, *, dry_run: bool = False, batch: int = PRUNE_BATCH

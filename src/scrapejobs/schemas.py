@@ -140,6 +140,10 @@ QueryParameter = Annotated[
     StrictStr, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-\[\]]+\*?$")
 ]
 LeaseSeconds = Annotated[StrictInt, Field(ge=1, le=3600)]
+LeaseToken = Annotated[
+    StrictStr, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+]
+"""The ``leaseToken`` a claim returned (``scrapejobs.leases``); checked by the domain."""
 
 
 class StrictModel(BaseModel):
@@ -225,12 +229,14 @@ class JobUpdate(StrictModel):
         Annotated[StrictFloat, Field(ge=0, le=MAX_RETRY_AFTER, allow_inf_nan=False)] | None
     ) = None
     workerId: Name | None = None
+    leaseToken: LeaseToken | None = None
     # A completed attempt's note: what it did not cover, and why.
     note: Annotated[Text, StringConstraints(max_length=2_000)] | None = None
 
     @model_validator(mode="after")
     def _report_fields_need_a_report(self) -> JobUpdate:
         report_fields = {"error_message", "errorType", "httpStatus", "retryAfter", "workerId"}
+        report_fields.add("leaseToken")
         given = sorted(report_fields & self.model_fields_set)
         if given and self.status not in ("completed", "failed"):
             raise ValueError(
@@ -303,7 +309,9 @@ class ClaimRequest(StrictModel):
 
 
 class HeartbeatRequest(StrictModel):
-    """``POST /api/scrape-jobs/{id}/heartbeat``."""
+    """``POST /api/scrape-jobs/{id}/heartbeat``: ``leaseToken`` renews the lease;
+    ``workerId`` only names the worker."""
 
-    workerId: Name
+    workerId: Name | None = None
+    leaseToken: LeaseToken | None = None
     leaseSeconds: LeaseSeconds | None = None

@@ -43,6 +43,10 @@ class Settings:
     """Delete ended jobs unchanged for this long (``scrapejobs.retention``); None keeps all."""
     prune_interval: float = 600.0
     """Seconds between two runs of the pruner (when ``retention`` is set)."""
+    max_body_bytes: int = 1024 * 1024
+    """The largest request body the API reads; a larger one is refused with 413."""
+    client_timeout: float = 10.0
+    """Seconds a client may take over a request's headers, or go without sending body bytes."""
     policy: RetryPolicy = field(init=False)
 
     def __post_init__(self) -> None:
@@ -61,6 +65,8 @@ class Settings:
             raise ValueError("retention must be a positive duration")
         if not 0.01 <= self.prune_interval <= 86_400:
             raise ValueError("prune interval must be 0.01 s to a day")
+        if self.max_body_bytes < 0 or not 0 < self.client_timeout <= 3600:
+            raise ValueError("max body bytes must be 0 or more, client timeout 0 to 3600 seconds")
         object.__setattr__(self, "policy", RetryPolicy(delays=self.retry_delays))
 
     @property

@@ -19,17 +19,56 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from scrapejobs.access import ApiKey
 from scrapejobs.activity import LatencySummary, Window
+from scrapejobs.audit import AuditEntry, AuditFilter
 from scrapejobs.events import EventKind, JobEvent
 from scrapejobs.jobs import Job, JobStatus
 from scrapejobs.queries import NEWEST_FIRST, JobFilter, JobOrder
 from scrapejobs.sites import Site, SiteStatus
 from scrapejobs.stats import FailureTally, StatsCounts
 
-__all__ = ["Store"]
+__all__ = ["AuditStore", "KeyStore", "Store"]
+
+
+class KeyStore(Protocol):
+    """The API keys (``scrapejobs.access``), kept by their token's hash."""
+
+    async def add(self, key: ApiKey, token_hash: str) -> bool:
+        """Store a new key; False when its name is taken (by a revoked key too)."""
+
+    async def listing(self) -> list[ApiKey]:
+        """Every key, revoked ones included, oldest first."""
+
+    async def by_hash(self, token_hash: str) -> ApiKey | None: ...
+
+    async def revoke(self, name: str, at: datetime) -> ApiKey | None:
+        """Revoke the key (once: a revoked key keeps its time); None if there is none."""
+
+    async def touch(self, name: str, at: datetime) -> None:
+        """Record that the key was used at ``at``."""
+
+    async def exist(self) -> bool:
+        """Whether a key was ever made (revoked ones count)."""
+
+
+class AuditStore(Protocol):
+    """The audit log (``scrapejobs.audit``), newest first."""
+
+    async def add(self, entry: AuditEntry) -> None: ...
+
+    async def listing(self, query: AuditFilter, *, limit: int, offset: int) -> list[AuditEntry]: ...
+
+    async def count(self, query: AuditFilter) -> int: ...
 
 
 class Store(Protocol):
+    @property
+    def api_keys(self) -> KeyStore: ...
+
+    @property
+    def audit(self) -> AuditStore: ...
+
     async def close(self) -> None: ...
 
     async def watch_work(self, event: asyncio.Event) -> None:
@@ -81,9 +120,10 @@ class Store(Protocol):
         (``Site.closed``) in the same step."""
 
     async def claim_jobs(
-        self, worker_id: str, *, now: datetime, lease_until: datetime, limit: int = 1
+        self, worker_id: str, *, now: datetime, lease_until: datetime, lease_tokens: Sequence[str]
     ) -> list[Job]:
-        """Take up to ``limit`` due pending jobs (priority, then oldest ``scheduled_at``).
+        """Take up to one due pending job per token (priority, then oldest ``scheduled_at``),
+        each under the next of ``lease_tokens``.
 
         Jobs whose site does not admit them (``Site.admits``) are not due; a
         claim on a half-open site makes its job the probe (``Site.claimed``),

@@ -5,7 +5,8 @@ manager reads a job, calls one of these, and saves the result with one
 conditional update; the in-memory store and the SQL store both use
 :func:`claimed` for the claim they perform themselves. A step that the job's
 state does not allow raises (``InvalidRequest``, ``LeaseLost``) before
-anything is written.
+anything is written. A worker's step names the lease it holds by its token
+(``scrapejobs.leases``); a claim makes a new one.
 
 Every step returns ``(job, events)``: the events are the history rows the
 store writes in the same transaction.
@@ -19,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from scrapejobs.errors import InvalidField, InvalidRequest, LeaseLost
+from scrapejobs.errors import InvalidField, InvalidRequest
 from scrapejobs.events import EventKind, JobEvent
 from scrapejobs.failures import MAX_RETRY_AFTER, ErrorType, Failure
 from scrapejobs.jobs import (
@@ -30,6 +31,7 @@ from scrapejobs.jobs import (
     check_metadata_size,
     timestamp,
 )
+from scrapejobs.leases import check_lease, check_report
 from scrapejobs.retry import GiveUp, RetryPlan, RetryPolicy
 from scrapejobs.sites import Site
 
@@ -37,7 +39,6 @@ __all__ = [
     "Change",
     "JobEdit",
     "cancelled",
-    "check_lease",
     "claimed",
     "completed",
     "created",
@@ -154,19 +155,6 @@ def _check_transition(job: Job, target: JobStatus, step: str) -> None:
         )
 
 
-def check_lease(job: Job, worker_id: str) -> None:
-    """LeaseLost unless ``worker_id`` holds the running job's lease."""
-    if job.status is not JobStatus.RUNNING or job.worker_id != worker_id:
-        raise LeaseLost(
-            "Worker does not hold the lease on this job",
-            {
-                "currentStatus": job.status.value,
-                "workerId": worker_id,
-                "leaseHolder": job.worker_id,
-            },
-        )
-
-
 def created(job: Job, actor: str) -> JobEvent:
     return _event(job, EventKind.CREATED, actor, job.created_at)
 
@@ -178,14 +166,17 @@ def edited(job: Job, edit: JobEdit, actor: str, now: datetime) -> Change:
     ]
 
 
-def claimed(job: Job, worker_id: str, now: datetime, lease_until: datetime) -> Change:
-    """A worker takes a due pending job: a new attempt starts, under a lease."""
+def claimed(
+    job: Job, worker_id: str, now: datetime, lease_until: datetime, lease_token: str
+) -> Change:
+    """A worker takes a due pending job: a new attempt starts, under a new lease."""
     running = replace(
         job,
         status=JobStatus.RUNNING,
         attempts=job.attempts + 1,
         worker_id=worker_id,
         lease_expires_at=lease_until,
+        lease_token=lease_token,
         started_at=now,
         updated_at=now,
     )
@@ -209,20 +200,27 @@ def started(running: Job) -> JobEvent:
     )
 
 
-def heartbeat(job: Job, worker_id: str, now: datetime, lease_until: datetime) -> Change:
-    check_lease(job, worker_id)
+def heartbeat(
+    job: Job, lease_token: str | None, worker_id: str | None, now: datetime, lease_until: datetime
+) -> Change:
+    check_lease(job, lease_token, worker_id)
     return replace(job, lease_expires_at=lease_until, updated_at=now), []
 
 
 def released(
-    job: Job, worker_id: str, now: datetime, reason: str | None = None, seconds: float = 0
+    job: Job,
+    worker_id: str,
+    lease_token: str | None,
+    now: datetime,
+    reason: str | None = None,
+    seconds: float = 0,
 ) -> Change:
     """A worker gives its job back, no retry spent: ``pending``, due in ``seconds``.
 
     It is stopping, or (``reason``) the job's site is held back: paused, or
     cooling down for longer than a crawl waits.
     """
-    check_lease(job, worker_id)
+    check_lease(job, lease_token, worker_id)
     due = now + timedelta(seconds=min(seconds, MAX_RETRY_AFTER)) if seconds > 0 else now
     again = job.moved_to(JobStatus.PENDING, now, scheduled_at=due)
     details = {"reason": reason} if reason else None
@@ -231,10 +229,9 @@ def released(
     ]
 
 
-def _reporter(job: Job, worker_id: str | None, target: JobStatus) -> str:
-    """Who reports the attempt; a worker must hold the lease, an operator need not."""
-    if worker_id is not None:
-        check_lease(job, worker_id)
+def _reporter(job: Job, worker_id: str | None, lease_token: str | None, target: JobStatus) -> str:
+    """Who reports the attempt; a running job's report must hold its lease (its token)."""
+    check_report(job, lease_token, worker_id)
     _check_transition(job, target, "report")
     return worker_id or job.worker_id or "api"
 
@@ -245,6 +242,7 @@ MAX_NOTE_LENGTH = 2_000
 def completed(
     job: Job,
     worker_id: str | None,
+    lease_token: str | None,
     now: datetime,
     edit: JobEdit | None = None,
     note: str | None = None,
@@ -254,7 +252,7 @@ def completed(
     ``note`` says what the attempt did not cover and why (a deadline, a
     sitemap read in part); it is kept on the attempt.
     """
-    actor = _reporter(job, worker_id, JobStatus.COMPLETED)
+    actor = _reporter(job, worker_id, lease_token, JobStatus.COMPLETED)
     base = edit.applied_to(job, now) if edit else job
     done = base.moved_to(JobStatus.COMPLETED, now, failure=None, no_retry_reason=None, site_waits=0)
     details = {"note": note[:MAX_NOTE_LENGTH]} if note else None
@@ -267,6 +265,7 @@ def failed(
     job: Job,
     failure: Failure,
     worker_id: str | None,
+    lease_token: str | None,
     now: datetime,
     *,
     policy: RetryPolicy,
@@ -276,11 +275,11 @@ def failed(
 ) -> Change:
     """The attempt failed: record the failure, then retry or give up as the policy decides.
 
-    ``worker_id`` None is an operator's report. ``site``: the job's site as
+    ``lease_token``: the running job's (``scrapejobs.leases``). ``site``: the job's site as
     this failure left it; when it holds its jobs back (a cooldown, an open
     circuit) the job waits for it instead, no retry spent.
     """
-    actor = _reporter(job, worker_id, JobStatus.FAILED)
+    actor = _reporter(job, worker_id, lease_token, JobStatus.FAILED)
     return _failed(job, failure, actor, now, policy, rng, edit, site)
 
 

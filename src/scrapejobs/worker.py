@@ -13,9 +13,10 @@ What happens to a job the worker holds:
   waits: ``SiteHeld``) the job is released, due when the site opens, no
   retry spent; cooldowns heard here and the fleet's sites are kept in step
   by :class:`~scrapejobs.site_sync.SiteSync`;
-* the lease is lost       -> (job cancelled, or reaped after a stall) the
-  heartbeat or a page write says so and the crawl is cancelled; nothing is
-  reported, the job already moved on;
+* the lease is lost       -> (job cancelled, or reaped after a stall and maybe
+  claimed again, even by this worker) the heartbeat (its lease token is
+  stale) or a page write says so: the heartbeat stops, the crawl is
+  cancelled and nothing is reported or released, the job already moved on;
 * the worker is stopped   -> it stops claiming, gives running crawls
   ``shutdown_grace`` seconds, then cancels them and releases their jobs
   (``pending`` again, no retry spent);
@@ -236,8 +237,9 @@ class Worker:
         if isinstance(error, SiteHeld):
             CRAWL_DURATION.labels("released").observe(elapsed)
             seconds = 0.0 if math.isinf(error.seconds) else error.seconds
+            token, reason = job.lease_token, str(error)
             released = self.manager.release(
-                job.id, self.worker_id, reason=str(error), seconds=seconds
+                job.id, self.worker_id, lease_token=token, reason=reason, seconds=seconds
             )
             await self._quietly(released)
             log.info("worker %s: released job %s: %s", self.worker_id, job.id, error)
@@ -246,7 +248,8 @@ class Worker:
             # Lost the lease (cancelled, reaped, or while storing pages), or stopping.
             CRAWL_DURATION.labels("cancelled").observe(elapsed)
             if run.cancelled_because == "shutdown":
-                await self._quietly(self.manager.release(job.id, self.worker_id))
+                released = self.manager.release(job.id, self.worker_id, lease_token=job.lease_token)
+                await self._quietly(released)
                 log.info("worker %s: released job %s", self.worker_id, job.id)
             return
         failure = None if error is None else _failure_of(error)
@@ -261,9 +264,11 @@ class Worker:
         """The attempt's outcome: one manager call, the crawler's Failure passed as it is."""
         if failure is None:
             return self.manager.complete_attempt(
-                job.id, worker_id=self.worker_id, note=note, job=job
+                job.id, worker_id=self.worker_id, lease_token=job.lease_token, note=note, job=job
             )
-        return self.manager.fail_attempt(job.id, failure, worker_id=self.worker_id)
+        return self.manager.fail_attempt(
+            job.id, failure, worker_id=self.worker_id, lease_token=job.lease_token
+        )
 
     async def _heartbeat(self, run: _Run) -> None:
         """Renew the lease; when it is gone (cancelled, reaped), cancel the crawl."""
@@ -272,7 +277,9 @@ class Worker:
                 await asyncio.wait_for(run.stop_heartbeat.wait(), self.heartbeat_interval)
                 return
             try:
-                run.job = await self.manager.heartbeat(run.job.id, self.worker_id)
+                run.job = await self.manager.heartbeat(
+                    run.job.id, self.worker_id, lease_token=run.job.lease_token
+                )
             except (JobConflict, JobNotFound):
                 log.warning("worker %s: lost the lease on job %s", self.worker_id, run.job.id)
                 self._cancel(run, "lease lost")

@@ -21,6 +21,7 @@ from scrapejobs import (
     Client,
     ClientError,
     JobNotFoundError,
+    LeaseLostError,
     RequestRejectedError,
     RetryLimitExceededError,
     RetryNotAllowedError,
@@ -231,6 +232,36 @@ def test_request_rejected(client: Client, sites: Sites) -> None:
     assert type(refused.value) is RequestRejectedError
     assert refused.value.message == "Job cannot go from 'completed' to 'cancelled'"
     assert refused.value.details == {"currentStatus": "completed", "requestedStatus": "cancelled"}
+
+
+def test_a_worker_claims_renews_and_reports_under_its_lease_token(tmp_path: Path) -> None:
+    """The worker's calls: the claim's token on every heartbeat and report; a stale
+    one is a LeaseLostError (stop working on that job), a missing one a 400."""
+    with serve(f"sqlite:///{tmp_path / 'leases.db'}") as base, Client(base) as client:
+        job = client.create_job("example.com", config={"autoRetry": False})
+        claimed = client.claim_next(worker_id="W", lease_seconds=30)
+        assert claimed is not None and claimed["id"] == job["id"]
+        token = claimed["leaseToken"]
+        assert "leaseToken" not in client.get_job(job["id"])
+        renewed = client.heartbeat(job["id"], token, worker_id="W", lease_seconds=60)
+        assert renewed["lease_expires_at"] >= claimed["lease_expires_at"]
+        failed = client.fail(job["id"], token, "Request timeout", worker_id="W")
+        assert failed["status"] == "failed"
+        with pytest.raises(LeaseLostError) as stale:
+            client.heartbeat(job["id"], token)
+        assert stale.value.status == 409 and stale.value.message == "Lease is no longer held"
+
+        client.retry_job(job["id"])
+        again = client.claim_next(worker_id="W")
+        assert again is not None and again["leaseToken"] != token
+        with pytest.raises(LeaseLostError):
+            client.complete(job["id"], token, worker_id="W")  # attempt 1's token
+        with pytest.raises(RequestRejectedError) as missing:
+            client.complete(job["id"], "", worker_id="W")
+        assert missing.value.status == 400
+        done = client.complete(job["id"], again["leaseToken"], note="one page")
+        assert done["status"] == "completed"
+        assert client.claim_next() is None
 
 
 def test_server_unavailable() -> None:

@@ -25,10 +25,11 @@ async def _failed_job(client: httpx.AsyncClient, base: str) -> str:
         f"{base}{JOBS}", json={"domain": "example.com", "config": {"autoRetry": False}}
     )
     job_id = str(created.json()["data"]["id"])
-    await client.post(f"{base}{JOBS}/next", json={"workerId": "w1"})
+    claimed = await client.post(f"{base}{JOBS}/next", json={"workerId": "w1"})
+    token = claimed.json()["data"]["leaseToken"]
     await client.patch(
         f"{base}{JOBS}/{job_id}",
-        json={"status": "failed", "error_message": "Request timeout", "workerId": "w1"},
+        json={"status": "failed", "error_message": "Request timeout", "leaseToken": token},
     )
     return job_id
 

@@ -58,14 +58,14 @@ async def _claim(manager: JobManager, job: Job) -> Job:
 
 
 async def _fail(manager: JobManager, job: Job, message: str, http_status: int | None = None) -> Job:
-    await _claim(manager, job)
+    token = (await _claim(manager, job)).lease_token
     failure = classify(message, http_status=http_status)
-    return await manager.fail_attempt(job.id, failure, worker_id="w1")
+    return await manager.fail_attempt(job.id, failure, worker_id="w1", lease_token=token)
 
 
 async def _complete(manager: JobManager, job: Job) -> Job:
-    await _claim(manager, job)
-    return await manager.complete_attempt(job.id, worker_id="w1")
+    token = (await _claim(manager, job)).lease_token
+    return await manager.complete_attempt(job.id, worker_id="w1", lease_token=token)
 
 
 async def _retry_then(
@@ -102,7 +102,8 @@ async def _seed_hostile(manager: JobManager) -> Job:
         _page_row("javascript:window.__pwned='href'", HOSTILE_IMG),
     ]
     await manager.results.record_pages(claimed, "w1", pages)
-    return await manager.fail_attempt(job.id, classify(HOSTILE_IMG), worker_id="w1")
+    failure, token = classify(HOSTILE_IMG), claimed.lease_token
+    return await manager.fail_attempt(job.id, failure, worker_id="w1", lease_token=token)
 
 
 async def _seed_stats(manager: JobManager) -> None:
@@ -673,7 +674,7 @@ def test_cross_site_posts_are_refused(dashboard: Dashboard) -> None:
         headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
     )
     assert response.status_code == 403
-    assert response.json() == {"success": False, "error": "Cross-site request refused"}
+    assert response.json()["error"] == "Cross-site request refused"
     assert dashboard.job(job_id)["status"] == "failed"
 
 

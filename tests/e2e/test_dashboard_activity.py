@@ -56,15 +56,22 @@ async def _seed(url: str) -> None:
     try:
         for _ in range(3):
             job = await _claim(manager, await _create(manager, "done.example"))
-            await manager.complete_attempt(job.id, worker_id="seed-worker")
+            await manager.complete_attempt(
+                job.id, worker_id="seed-worker", lease_token=job.lease_token
+            )
         failed = []
         for _ in range(2):
             job = await _claim(manager, await _create(manager, "broken.example"))
             failure = classify("Request timeout")
-            failed.append(await manager.fail_attempt(job.id, failure, worker_id="seed-worker"))
+            token = job.lease_token
+            failed.append(
+                await manager.fail_attempt(
+                    job.id, failure, worker_id="seed-worker", lease_token=token
+                )
+            )
         await manager.retry_job(failed[0].id)
-        await _claim(manager, failed[0])
-        await manager.complete_attempt(failed[0].id, worker_id="seed-worker")
+        token = (await _claim(manager, failed[0])).lease_token
+        await manager.complete_attempt(failed[0].id, worker_id="seed-worker", lease_token=token)
     finally:
         await store.close()
 
@@ -195,7 +202,7 @@ def test_analytics_shows_throughput_and_queue_latency_of_the_jobs_driven(
     job = _claim_by_api(server, "late-worker")
     done = httpx.patch(
         server.url(f"{JOBS}/{job['id']}"),
-        json={"status": "completed", "workerId": "late-worker"},
+        json={"status": "completed", "workerId": "late-worker", "leaseToken": job["leaseToken"]},
     )
     assert done.status_code == 200, done.text
     expect(section.locator("[data-total='completed']")).to_have_text(
@@ -243,9 +250,8 @@ def test_running_page_shows_a_running_job_and_its_pages_growing(server: Server, 
     expect(row.locator(".pages")).to_have_text("12", timeout=10_000)
     expect(row.locator("rect.bar-fill")).to_have_attribute("width", "24.0")
 
-    done = httpx.patch(
-        server.url(f"{JOBS}/{job['id']}"), json={"status": "completed", "workerId": "crawler-7"}
-    )
+    report = {"status": "completed", "workerId": "crawler-7", "leaseToken": job["leaseToken"]}
+    done = httpx.patch(server.url(f"{JOBS}/{job['id']}"), json=report)
     assert done.status_code == 200, done.text
     expect(row).to_have_count(0, timeout=10_000)
     expect(live.locator(".empty")).to_contain_text("No job is running")

@@ -35,11 +35,9 @@ def curl_retry(base: str, job_id: str) -> tuple[int, dict[str, object]]:
 
 def run_and_fail(base: str, job_id: str) -> None:
     """A worker claims the job and reports a refused connection."""
-    httpx.post(f"{base}{JOBS}/next", json={"workerId": "w1"})
-    httpx.patch(
-        f"{base}{JOBS}/{job_id}",
-        json={"status": "failed", "error_message": "Connection refused", "workerId": "w1"},
-    )
+    claimed = httpx.post(f"{base}{JOBS}/next", json={"workerId": "w1"}).json()["data"]
+    report = {"status": "failed", "error_message": "Connection refused", "workerId": "w1"}
+    httpx.patch(f"{base}{JOBS}/{job_id}", json=report | {"leaseToken": claimed["leaseToken"]})
 
 
 def test_seed_curl_example_against_a_real_server(tmp_path: Path) -> None:
@@ -80,9 +78,8 @@ def test_lease_reaper_recovers_a_job_whose_worker_vanished(tmp_path: Path) -> No
         assert job["retry_count"] == 1
         assert job["metadata"]["errorType"] == "worker_lost"
         assert job["attempts"][0]["outcome"] == "failed"
-        late = httpx.patch(
-            f"{base}{JOBS}/{job_id}", json={"status": "completed", "workerId": "ghost"}
-        )
+        report = {"status": "completed", "workerId": "ghost", "leaseToken": claimed["leaseToken"]}
+        late = httpx.patch(f"{base}{JOBS}/{job_id}", json=report)
         assert late.status_code == 409
 
 

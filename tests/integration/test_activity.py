@@ -18,6 +18,7 @@ async def test_the_activity_endpoint_counts_what_workers_did(api: httpx.AsyncCli
         claimed = (await api.post(f"{JOBS}/next", json={"workerId": "w1"})).json()["data"]
         assert claimed["id"] == created.json()["data"]["id"]
         body = {"status": outcome, "workerId": "w1", "error_message": "Request timeout"}
+        body["leaseToken"] = claimed["leaseToken"]
         reported = await api.patch(f"{JOBS}/{claimed['id']}", json=body)
         assert reported.status_code == 200, reported.text
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from scrapejobs.errors import LeaseLost
+from tests.conftest import Clock
 
 JOBS = "/api/scrape-jobs"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -45,8 +46,17 @@ async def claim(api: httpx.AsyncClient, worker: str = "w1") -> dict[str, Any]:
     return job
 
 
+async def lease_token(api: httpx.AsyncClient, job_id: str) -> str | None:
+    """The running attempt's token, as its claim returned it (GET never shows it)."""
+    manager = api._transport.app.state.manager  # type: ignore[attr-defined]
+    token: str | None = (await manager.get_job(job_id)).lease_token
+    return token
+
+
 async def report(api: httpx.AsyncClient, job_id: str, **body: Any) -> httpx.Response:
-    return await api.patch(f"{JOBS}/{job_id}", json={"workerId": "w1", **body})
+    """A report of the running attempt by its worker w1, under its lease token."""
+    lease = {"workerId": "w1", "leaseToken": await lease_token(api, job_id)}
+    return await api.patch(f"{JOBS}/{job_id}", json=lease | body)
 
 
 async def failed(api: httpx.AsyncClient, message: str = "Request timeout", **fields: Any) -> str:
@@ -236,14 +246,75 @@ async def test_claim_heartbeat_and_stale_report(api: httpx.AsyncClient) -> None:
     job = await create(api)
     claimed = await claim(api, "w1")
     assert claimed["status"] == "running" and claimed["worker_id"] == "w1"
-    beat = await api.post(f"{JOBS}/{job['id']}/heartbeat", json={"workerId": "w1"})
+    lease = {"workerId": "w1", "leaseToken": claimed["leaseToken"]}
+    beat = await api.post(f"{JOBS}/{job['id']}/heartbeat", json=lease)
     assert beat.status_code == 200
     assert beat.json()["data"]["lease_expires_at"] >= claimed["lease_expires_at"]
-    stolen = await api.post(f"{JOBS}/{job['id']}/heartbeat", json={"workerId": "w2"})
+    assert "leaseToken" not in beat.json()["data"]
+    stolen = await api.post(f"{JOBS}/{job['id']}/heartbeat", json={"leaseToken": "guessed"})
     assert stolen.status_code == 409 and stolen.json()["success"] is False
-    stale = await api.patch(f"{JOBS}/{job['id']}", json={"status": "completed", "workerId": "w2"})
-    assert stale.status_code == 409
+    stale = {"status": "completed", "leaseToken": "guessed"}
+    assert (await api.patch(f"{JOBS}/{job['id']}", json=stale)).status_code == 409
     assert (await api.get(f"{JOBS}/{job['id']}")).json()["data"]["status"] == "running"
+
+
+async def test_a_late_report_for_a_reaped_attempt_is_a_409_that_changes_nothing(
+    api: httpx.AsyncClient,
+) -> None:
+    """Issue 15's scenario over HTTP: claim as W, the lease expires and is reaped
+    (worker_lost, retried), W claims the retry; attempt 1's late report is refused."""
+    manager = api._transport.app.state.manager  # type: ignore[attr-defined]
+    manager.clock = clock = Clock(manager.clock())
+    job = await create(api)
+    first = await claim(api, "W")
+    clock.advance(61)
+    await manager.reap_expired_leases()  # (the app's own reaper may come first)
+    clock.advance(3600)
+    second = await claim(api, "W")
+    assert (second["id"], second["worker_id"]) == (job["id"], "W")
+    assert second["leaseToken"] != first["leaseToken"]
+    before = (await api.get(f"{JOBS}/{job['id']}")).json()["data"]
+    assert (before["status"], before["retry_count"], len(before["attempts"])) == ("running", 1, 2)
+
+    late = {"status": "completed", "workerId": "W", "leaseToken": first["leaseToken"]}
+    refused = await api.patch(f"{JOBS}/{job['id']}", json=late)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"] == "Lease is no longer held"
+    assert first["leaseToken"] not in refused.text
+    beat = await api.post(f"{JOBS}/{job['id']}/heartbeat", json={"leaseToken": first["leaseToken"]})
+    assert beat.status_code == 409
+    assert (await api.get(f"{JOBS}/{job['id']}")).json()["data"] == before
+
+    current = {"status": "completed", "workerId": "W", "leaseToken": second["leaseToken"]}
+    done = await api.patch(f"{JOBS}/{job['id']}", json=current)
+    assert done.status_code == 200 and done.json()["data"]["status"] == "completed"
+
+
+async def test_only_the_claim_shows_the_lease_token(api: httpx.AsyncClient) -> None:
+    job = await create(api)
+    claimed = await claim(api)
+    token = claimed["leaseToken"]
+    assert isinstance(token, str) and re.fullmatch(r"[A-Za-z0-9_-]{22}", token)
+    for path in (f"{JOBS}/{job['id']}", JOBS):
+        response = await api.get(path)
+        assert response.status_code == 200 and token not in response.text
+        assert "leaseToken" not in response.text and "lease_token" not in response.text
+    beat = await api.post(f"{JOBS}/{job['id']}/heartbeat", json={"leaseToken": token})
+    assert beat.status_code == 200 and token not in beat.text
+
+
+async def test_each_claim_gives_a_new_token(api: httpx.AsyncClient) -> None:
+    job = await create(api, config={"autoRetry": False})
+    tokens = []
+    for _ in range(3):
+        claimed = await claim(api, "W")
+        assert claimed["id"] == job["id"]
+        tokens.append(claimed["leaseToken"])
+        lease = {"workerId": "W", "leaseToken": claimed["leaseToken"]}
+        report = {"status": "failed", "error_message": "Request timeout", **lease}
+        assert (await api.patch(f"{JOBS}/{job['id']}", json=report)).status_code == 200
+        assert (await api.post(f"{JOBS}/{job['id']}/retry")).status_code == 200
+    assert len(set(tokens)) == 3
 
 
 async def test_claim_without_worker_id_names_one(api: httpx.AsyncClient) -> None:

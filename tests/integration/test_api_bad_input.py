@@ -104,22 +104,25 @@ async def create(api: httpx.AsyncClient, **fields: Any) -> str:
     return str(response.json()["data"]["id"])
 
 
-async def claim(api: httpx.AsyncClient, job_id: str, worker: str = "w1") -> None:
+async def claim(api: httpx.AsyncClient, job_id: str, worker: str = "w1") -> str:
+    """Claim the job as ``worker``; its lease token."""
     response = await api.post(f"{JOBS}/next", json={"workerId": worker})
     assert response.status_code == 200, response.text
     assert response.json()["data"]["id"] == job_id
+    token: str = response.json()["data"]["leaseToken"]
+    return token
 
 
-async def running(api: httpx.AsyncClient, **fields: Any) -> str:
-    """A job claimed by worker w1."""
+async def running(api: httpx.AsyncClient, **fields: Any) -> tuple[str, str]:
+    """A job claimed by worker w1, and its lease token."""
     job_id = await create(api, **fields)
-    await claim(api, job_id)
-    return job_id
+    return job_id, await claim(api, job_id)
 
 
 async def completed(api: httpx.AsyncClient) -> str:
-    job_id = await running(api)
-    response = await api.patch(f"{JOBS}/{job_id}", json={"status": "completed", "workerId": "w1"})
+    job_id, token = await running(api)
+    report = {"status": "completed", "workerId": "w1", "leaseToken": token}
+    response = await api.patch(f"{JOBS}/{job_id}", json=report)
     assert response.status_code == 200, response.text
     assert response.json()["data"]["status"] == "completed"
     return job_id
@@ -127,8 +130,8 @@ async def completed(api: httpx.AsyncClient) -> str:
 
 async def failed(api: httpx.AsyncClient) -> str:
     """A job whose attempt failed and stays failed (autoRetry off)."""
-    job_id = await running(api, config={"autoRetry": False})
-    report = {"status": "failed", "error_message": "Request timeout", "workerId": "w1"}
+    job_id, token = await running(api, config={"autoRetry": False})
+    report = {"status": "failed", "error_message": "Request timeout", "leaseToken": token}
     response = await api.patch(f"{JOBS}/{job_id}", json=report)
     assert response.status_code == 200, response.text
     assert response.json()["data"]["status"] == "failed"
@@ -251,8 +254,8 @@ BAD_CREATES = [
     pytest.param(raw("{bad"), "body", id="body-invalid-json"),
     pytest.param(raw('{"domain":"a.com"'), "body", id="body-truncated-json"),
     pytest.param(raw(""), "body", id="body-empty"),
-    pytest.param(raw('{"domain":"a.com"}', "text/plain"), "body", id="body-text-plain"),
 ]
+# A body that is not typed as JSON is a 415 before validation (test_api_access.py).
 
 
 @pytest.mark.parametrize(("request_kwargs", "field"), BAD_CREATES)
@@ -353,7 +356,7 @@ async def test_unknown_id_is_a_404(
     ("suffix", "body", "field"),
     [
         pytest.param("", {"priority": 11}, "priority", id="patch"),
-        pytest.param("/heartbeat", {}, "workerId", id="heartbeat"),
+        pytest.param("/heartbeat", {"leaseToken": ""}, "leaseToken", id="heartbeat"),
         pytest.param("/retry", {"delaySeconds": -1}, "delaySeconds", id="retry"),
     ],
 )
@@ -427,7 +430,6 @@ async def test_patch_cannot_grow_metadata_past_the_limit(api: httpx.AsyncClient)
         pytest.param(raw("null"), id="json-null"),
         pytest.param(raw("{bad"), id="invalid-json"),
         pytest.param(raw('{"priority": NaN}'), id="NaN"),
-        pytest.param(raw('{"priority": 3}', "text/plain"), id="text-plain"),
     ],
 )
 async def test_unparseable_patch_is_a_400_and_changes_nothing(
@@ -513,6 +515,13 @@ async def test_report_on_a_pending_job_is_an_illegal_transition(
         ),
         pytest.param({"status": "completed", "workerId": ""}, "workerId", id="workerId-empty"),
         pytest.param({"status": "completed", "workerId": 5}, "workerId", id="workerId-int"),
+        pytest.param({"status": "completed", "leaseToken": 5}, "leaseToken", id="token-int"),
+        pytest.param(
+            {"status": "completed", "leaseToken": "a b"}, "leaseToken", id="token-with-space"
+        ),
+        pytest.param(
+            {"status": "failed", "leaseToken": "x" * 65}, "leaseToken", id="token-too-long"
+        ),
         pytest.param(
             {"status": "completed", "priority": 9, "config": {"timeout": 1}},
             "config.timeout",
@@ -523,7 +532,7 @@ async def test_report_on_a_pending_job_is_an_illegal_transition(
 async def test_invalid_report_is_a_400_and_leaves_the_job_running(
     api: httpx.AsyncClient, body: dict[str, Any], field: str
 ) -> None:
-    job_id = await running(api)
+    job_id, _ = await running(api)
     before = await snapshot(api, job_id)
     response = await api.patch(f"{JOBS}/{job_id}", json={"workerId": "w1", **body})
     invalid(response, field)
@@ -555,10 +564,12 @@ async def test_cancelling_a_finished_job_is_a_400(
 
 
 async def test_second_completion_report_is_a_409(api: httpx.AsyncClient) -> None:
-    job_id = await completed(api)
+    job_id, token = await running(api)
+    report = {"status": "completed", "workerId": "w1", "leaseToken": token}
+    assert (await api.patch(f"{JOBS}/{job_id}", json=report)).status_code == 200
     before = await snapshot(api, job_id)
-    response = await api.patch(f"{JOBS}/{job_id}", json={"status": "completed", "workerId": "w1"})
-    body = refused(response, 409, "Worker does not hold the lease on this job")
+    response = await api.patch(f"{JOBS}/{job_id}", json=report)
+    body = refused(response, 409, "Lease is no longer held")
     assert body["details"]["currentStatus"] == "completed"
     after = await snapshot(api, job_id)
     assert after == before
@@ -576,19 +587,31 @@ async def test_second_completion_report_is_a_409(api: httpx.AsyncClient) -> None
 async def test_report_from_another_worker_is_a_409_and_changes_nothing(
     api: httpx.AsyncClient, body: dict[str, Any]
 ) -> None:
-    job_id = await running(api)
+    job_id, token = await running(api)
     before = await snapshot(api, job_id)
-    response = await api.patch(f"{JOBS}/{job_id}", json={"workerId": "w2", **body})
-    details = refused(response, 409, "Worker does not hold the lease on this job")["details"]
-    assert (details["workerId"], details["leaseHolder"]) == ("w2", "w1")
+    for lease in ({"workerId": "w2", "leaseToken": token}, {"leaseToken": "not-the-token"}):
+        response = await api.patch(f"{JOBS}/{job_id}", json={**lease, **body})
+        details = refused(response, 409, "Lease is no longer held")["details"]
+        assert (details["currentStatus"], details["workerId"]) == ("running", lease.get("workerId"))
+    assert await snapshot(api, job_id) == before
+
+
+async def test_report_without_the_lease_token_is_a_400_and_changes_nothing(
+    api: httpx.AsyncClient,
+) -> None:
+    job_id, _ = await running(api)
+    before = await snapshot(api, job_id)
+    for body in ({"status": "completed"}, {"status": "failed", "workerId": "w1"}):
+        response = await api.patch(f"{JOBS}/{job_id}", json=body)
+        refused(response, 400, "leaseToken is required: the token the claim returned")
     assert await snapshot(api, job_id) == before
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        pytest.param({}, "workerId", id="workerId-missing"),
         pytest.param({"workerId": ""}, "workerId", id="workerId-empty"),
+        pytest.param({"leaseToken": "a/b"}, "leaseToken", id="token-with-slash"),
         pytest.param({"workerId": 1}, "workerId", id="workerId-int"),
         pytest.param({"workerId": "w1", "leaseSeconds": 0}, "leaseSeconds", id="lease-0"),
         pytest.param({"workerId": "w1", "leaseSeconds": 3601}, "leaseSeconds", id="lease-3601"),
@@ -599,7 +622,7 @@ async def test_report_from_another_worker_is_a_409_and_changes_nothing(
 async def test_bad_heartbeat_is_a_400_and_leaves_the_lease_alone(
     api: httpx.AsyncClient, body: dict[str, Any], field: str
 ) -> None:
-    job_id = await running(api)
+    job_id, _ = await running(api)
     before = await snapshot(api, job_id)
     response = await api.post(f"{JOBS}/{job_id}/heartbeat", json=body)
     invalid(response, field)
@@ -607,18 +630,21 @@ async def test_bad_heartbeat_is_a_400_and_leaves_the_lease_alone(
 
 
 async def test_heartbeat_without_the_lease_is_a_409(api: httpx.AsyncClient) -> None:
-    running_id = await running(api)
+    running_id, token = await running(api)
     pending_id = await create(api)
     before = [await snapshot(api, running_id), await snapshot(api, pending_id)]
-    other = await api.post(f"{JOBS}/{running_id}/heartbeat", json={"workerId": "w2"})
-    refused(other, 409, "Worker does not hold the lease on this job")
-    not_running = await api.post(f"{JOBS}/{pending_id}/heartbeat", json={"workerId": "w1"})
-    refused(not_running, 409, "Worker does not hold the lease on this job")
+    for body in ({"workerId": "w2", "leaseToken": token}, {"leaseToken": "stale"}):
+        other = await api.post(f"{JOBS}/{running_id}/heartbeat", json=body)
+        refused(other, 409, "Lease is no longer held")
+    not_running = await api.post(f"{JOBS}/{pending_id}/heartbeat", json={"leaseToken": token})
+    refused(not_running, 409, "Lease is no longer held")
+    missing = await api.post(f"{JOBS}/{running_id}/heartbeat", json={"workerId": "w1"})
+    refused(missing, 400, "leaseToken is required: the token the claim returned")
     assert [await snapshot(api, running_id), await snapshot(api, pending_id)] == before
 
 
 async def test_deleting_a_running_job_is_a_409(api: httpx.AsyncClient) -> None:
-    job_id = await running(api)
+    job_id, _ = await running(api)
     before = await snapshot(api, job_id)
     response = await api.delete(f"{JOBS}/{job_id}")
     refused(response, 409, "Job is currently running")

@@ -36,7 +36,8 @@ async def _drain(url: str, worker: str) -> list[str]:
         while batch := await manager.claim_jobs(worker, 7):
             claimed += [job.id for job in batch]
             for job in batch:
-                await manager.complete_attempt(job.id, worker_id=worker, job=job)
+                token = job.lease_token
+                await manager.complete_attempt(job.id, worker_id=worker, lease_token=token, job=job)
     finally:
         await store.close()
     return claimed

@@ -22,13 +22,18 @@ async def test_concurrent_claims_on_a_half_open_site_start_one_probe(database_ur
             await managers[0].create_job(job_request(domain=SITE))
         first = await managers[0].claim_next("w0")
         assert first is not None
-        await managers[0].fail_attempt(first.id, REFUSED, worker_id="w0")
+        await managers[0].fail_attempt(
+            first.id, REFUSED, worker_id="w0", lease_token=first.lease_token
+        )
         for _ in range(3):
             clock.advance(3600)
             claimed = await asyncio.gather(*(m.claim_next(f"w{n}") for n, m in enumerate(managers)))
             probes = [job for job in claimed if job is not None]
             assert len(probes) == 1
-            await managers[0].fail_attempt(probes[0].id, REFUSED, worker_id=probes[0].worker_id)
+            probe = probes[0]
+            await managers[0].fail_attempt(
+                probe.id, REFUSED, worker_id=probe.worker_id, lease_token=probe.lease_token
+            )
     finally:
         for store in stores:
             await store.close()

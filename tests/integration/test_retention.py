@@ -40,7 +40,12 @@ async def test_the_running_counts_stay_exact(
             await manager.retry_job(job.id)  # a retry and two failures counted, then failed again
             claimed = await manager.claim_next("w1")
             assert claimed is not None
-            await manager.fail_attempt(claimed.id, job.failure, worker_id="w1")  # type: ignore[arg-type]
+            await manager.fail_attempt(
+                claimed.id,
+                job.failure,  # type: ignore[arg-type]
+                worker_id="w1",
+                lease_token=claimed.lease_token,
+            )
         else:
             await failed_job(manager, "HTTP 404 Not Found", domain=domain)
         if n == 5:

@@ -143,7 +143,9 @@ async def test_running_counts_stay_exact_under_concurrent_changes(
         if job is None:
             return
         timeout = Failure(ErrorType.TIMEOUT, "Request timeout")
-        job = await manager.fail_attempt(job.id, timeout, worker_id=worker)  # pending again
+        token = job.lease_token
+        job = await manager.fail_attempt(job.id, timeout, worker_id=worker, lease_token=token)
+        # pending again
         with contextlib.suppress(ScrapeJobsError):
             await manager.cancel_job(job.id)
 

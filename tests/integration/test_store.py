@@ -165,8 +165,9 @@ async def test_migration_0004_moves_the_system_facts_out_of_metadata(
     edited = await failed_job(manager, "Request timeout")
     recovered = await failed_job(manager, "HTTP 503", domain="recovered.example")
     await manager.retry_job(recovered.id)
-    await manager.claim_next("w1")
-    await manager.complete_attempt(recovered.id, worker_id="w1")
+    claimed = await manager.claim_next("w1")
+    assert claimed is not None
+    await manager.complete_attempt(recovered.id, worker_id="w1", lease_token=claimed.lease_token)
     pending = await failed_job(manager, "Request timeout")
     await manager.retry_job(pending.id, actor="ops")
     never_ran, _ = await manager.create_job(job_request(metadata={"team": "a"}))

@@ -61,7 +61,8 @@ async def test_a_retry_wakes_a_worker(stores: tuple[SqlStore, SqlStore]) -> None
     job, _ = await manager.create_job(job_request(config={"autoRetry": False}))
     claimed = await manager.claim_next("w0")
     assert claimed is not None
-    await manager.fail_attempt(job.id, classify("HTTP 503"), worker_id="w0")
+    failure = classify("HTTP 503")
+    await manager.fail_attempt(job.id, failure, worker_id="w0", lease_token=claimed.lease_token)
     worker = Worker(manager, WaitingCrawler(), concurrency=1, poll_interval=POLL)  # type: ignore[arg-type]
     running = asyncio.create_task(worker.run())
     try:

@@ -6,18 +6,22 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from aiohttp import web
 from prometheus_client import REGISTRY
 
 from scrapejobs.crawler import AddressPolicy, Crawler
+from scrapejobs.errors import LeaseLost
 from scrapejobs.failures import ErrorType
 from scrapejobs.jobs import DEFAULT_USER_AGENT, Job, JobStatus
-from scrapejobs.manager import JobManager
+from scrapejobs.manager import JobManager, utcnow
 from scrapejobs.retry import RetryPolicy
 from scrapejobs.storage import SqlStore
 from scrapejobs.worker import Worker
+from tests.conftest import Clock
 from tests.crawl_sites import statuses
 from tests.factories import job_request
 from tests.sites import Site, html, page, serve_site
@@ -206,6 +210,72 @@ async def test_cancelling_a_running_job_stops_its_crawl(rig: Rig) -> None:
     await asyncio.sleep(rig.worker.heartbeat_interval * 2)
     assert len(rig.site.hits) == hits, "the crawl went on after the cancel"
     assert (await rig.manager.get_job(job.id)).status is JobStatus.CANCELLED
+
+
+def spy_on_leases(manager: JobManager) -> tuple[list[tuple[str, str | None]], asyncio.Event]:
+    """Record the worker's lease calls (name, token); the event is set on the first
+    one refused as LeaseLost."""
+    calls: list[tuple[str, str | None]] = []
+    lost = asyncio.Event()
+    for name in ("heartbeat", "complete_attempt", "fail_attempt", "release"):
+        real = getattr(manager, name)
+
+        async def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls.append((_name, kwargs.get("lease_token")))
+            try:
+                return await _real(*args, **kwargs)
+            except LeaseLost:
+                lost.set()
+                raise
+
+        setattr(manager, name, spy)
+    return calls, lost
+
+
+async def test_a_worker_whose_lease_was_reaped_and_claimed_again_stops_for_that_job(
+    rig: Rig, database_url: str
+) -> None:
+    """Issue 15: every slot of a worker process shares its worker id. The lease is
+    reaped and the retry claimed again under that id (by another process, whose
+    clock is an hour on); the worker's next heartbeat carries a stale token: it stops
+    renewing, crawling and reporting for the job, and the new attempt is untouched."""
+    calls, lost = spy_on_leases(rig.manager)
+    started = await _slow_site(rig)
+    job = await rig.submit(config={"depth": 1, "maxConcurrentRequests": 1})
+    await asyncio.wait_for(started.wait(), 30)
+    first = await rig.manager.get_job(job.id)
+
+    store = SqlStore.from_url(database_url)
+    try:
+        clock = Clock(utcnow() + timedelta(hours=1))
+        other = JobManager(store, RetryPolicy(delays=(0.2,), jitter=0.0), clock=clock)
+        [reaped] = await other.reap_expired_leases()
+        assert (reaped.id, reaped.status) == (job.id, JobStatus.PENDING)
+        clock.advance(1)
+        second = await other.claim_next(rig.worker.worker_id)
+        assert second is not None and second.id == job.id
+        assert (second.worker_id, second.attempts) == (first.worker_id, 2)
+        events = await other.get_events(job.id)
+
+        await asyncio.wait_for(lost.wait(), 30)
+        since_lost = len(calls)
+        deadline = time.monotonic() + 30
+        while rig.worker._tasks:  # the job's run ends: its crawl cancelled, nothing reported
+            assert time.monotonic() < deadline, "the worker kept running the job"
+            await asyncio.sleep(0.02)
+        assert calls[since_lost - 1] == ("heartbeat", first.lease_token)
+        assert calls[since_lost:] == []
+        assert len(rig.site.hits) < 51, "the crawl went on to the end"
+        now = await other.get_job(job.id)
+        assert (now.status, now.attempts, now.lease_token) == (
+            JobStatus.RUNNING,
+            2,
+            second.lease_token,
+        )
+        assert now.lease_expires_at == second.lease_expires_at  # nobody renewed it
+        assert await other.get_events(job.id) == events
+    finally:
+        await store.close()
 
 
 async def test_stopping_the_worker_releases_its_jobs(rig: Rig) -> None:

@@ -51,7 +51,7 @@ from scrapejobs.retry import RetryPolicy
 from scrapejobs.sites import Breaker
 from scrapejobs.store import Store
 from tests.conftest import Clock
-from tests.factories import job_request
+from tests.factories import complete_running, fail_running, job_request
 
 
 def at(hour: int, minute: int, second: float = 0) -> datetime:
@@ -156,34 +156,32 @@ async def build_history(manager: JobManager, clock: Clock) -> dict[str, str]:
     clock.now = at(11, 5)
     z = await _claim(manager, await _create(manager))
     clock.now = at(11, 5, 59.5)
-    await manager.complete_attempt(z.id, worker_id="w1")
+    await complete_running(manager, z.id, worker_id="w1")
 
     clock.now = at(12, 0)
     a = await _create(manager)
     clock.now = at(12, 0, 30)
     await _claim(manager, a)
     clock.now = at(12, 0, 40)
-    await manager.complete_attempt(a.id, worker_id="w1")
+    await complete_running(manager, a.id, worker_id="w1")
 
     b = await _create(manager)
     clock.now = at(12, 1, 10)
     await _claim(manager, b)
     clock.now = at(12, 1, 20)
-    await manager.fail_attempt(b.id, Failure(ErrorType.TIMEOUT, "timeout"), worker_id="w1")
+    await fail_running(manager, b.id, Failure(ErrorType.TIMEOUT, "timeout"), worker_id="w1")
     clock.now = at(12, 2)
     await manager.retry_job(b.id)
     clock.now = at(12, 3, 30)
     await _claim(manager, b)
     clock.now = at(12, 3, 40)
-    await manager.complete_attempt(b.id, worker_id="w1")
+    await complete_running(manager, b.id, worker_id="w1")
 
     c = await _create(manager, auto_retry=True)
     clock.now = at(12, 3, 45)
     await _claim(manager, c)
     clock.now = at(12, 4)
-    retried = await manager.fail_attempt(
-        c.id, Failure(ErrorType.TIMEOUT, "timeout"), worker_id="w1"
-    )
+    retried = await fail_running(manager, c.id, Failure(ErrorType.TIMEOUT, "timeout"))
     assert retried.status is JobStatus.PENDING and retried.scheduled_at > at(12, 4, 40.5)
 
     d = await _create(manager)
@@ -313,7 +311,7 @@ async def test_running_jobs_with_the_pages_of_their_attempt(
 async def test_pages_of_an_earlier_attempt_do_not_count(manager: JobManager, clock: Clock) -> None:
     job = await _claim(manager, await _create(manager))
     await manager.results.record_pages(job, "w1", [page(1), page(2)])
-    await manager.fail_attempt(job.id, Failure(ErrorType.TIMEOUT, "timeout"), worker_id="w1")
+    await fail_running(manager, job.id, Failure(ErrorType.TIMEOUT, "timeout"), worker_id="w1")
     await manager.retry_job(job.id)
     again = await _claim(manager, job)
     running = await manager.insights.running()

@@ -41,7 +41,7 @@ from scrapejobs.retry import RetryPolicy
 from scrapejobs.sites import Breaker
 from scrapejobs.store import Store
 from tests.conftest import Clock
-from tests.factories import OK, RETRY, history, job_request
+from tests.factories import OK, RETRY, complete_running, fail_running, history, job_request
 
 
 @pytest.fixture
@@ -238,11 +238,11 @@ async def test_automatic_retries_count_like_manual_ones(manager: JobManager, clo
     job, _ = await manager.create_job(job_request(domain="f.example"))
     await manager.claim_next("w1")
     unavailable = Failure(ErrorType.SERVICE_UNAVAILABLE, "HTTP 503", 503)
-    job = await manager.fail_attempt(job.id, unavailable, worker_id="w1")
+    job = await fail_running(manager, job.id, unavailable, worker_id="w1")
     assert job.status is JobStatus.PENDING  # the policy retried it
     clock.advance(3600)
     await manager.claim_next("w1")
-    await manager.complete_attempt(job.id, worker_id="w1")
+    await complete_running(manager, job.id, worker_id="w1")
 
     metrics = (await manager.insights.stats())["retryMetrics"]
 
@@ -267,5 +267,5 @@ async def test_domain_advice_follows_the_current_failures(
     await manager.retry_job(jobs[0].id)
     clock.advance(60)
     await manager.claim_next("w1")
-    await manager.complete_attempt(jobs[0].id, worker_id="w1")
+    await complete_running(manager, jobs[0].id, worker_id="w1")
     assert advice(await manager.insights.stats()) == []

@@ -21,6 +21,7 @@ DOMAIN_MODULES = [
     "failures.py",
     "retry.py",
     "transitions.py",
+    "leases.py",
     "queries.py",
     "store.py",
     "sites.py",

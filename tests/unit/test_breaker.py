@@ -21,7 +21,7 @@ from scrapejobs.site_sync import SiteSync
 from scrapejobs.sites import Breaker, SiteStatus
 from scrapejobs.store import Store
 from tests.conftest import Clock
-from tests.factories import job_request
+from tests.factories import complete_running, fail_running, job_request
 
 SITE = "down.example"
 REFUSED = Failure(ErrorType.CONNECTION_REFUSED, "Connection refused: down.example:443")
@@ -40,7 +40,7 @@ async def _claim(manager: JobManager, worker: str = "w1") -> Job:
 
 async def _fail_next(manager: JobManager, failure: Failure = REFUSED) -> Job:
     job = await _claim(manager)
-    return await manager.fail_attempt(job.id, failure, worker_id="w1")
+    return await fail_running(manager, job.id, failure, worker_id="w1")
 
 
 async def test_five_site_down_failures_in_a_row_open_the_circuit(
@@ -89,7 +89,7 @@ async def test_after_the_wait_one_probe_runs_and_its_success_closes_the_circuit(
     assert view.site.half_open(clock.now)
     assert await manager.claim_next("w2") is None  # only the probe runs
 
-    await manager.complete_attempt(probe.id, worker_id="w1")
+    await complete_running(manager, probe.id, worker_id="w1")
     view = await manager.sites.get_site(SITE)
     assert view.status is SiteStatus.OPEN
     closed = (view.site.failure_streak, view.site.breaker_trips, view.site.probe_job_id)
@@ -181,7 +181,7 @@ async def test_a_dead_site_costs_a_few_probes_not_every_jobs_attempts(
             clock.advance(5)
             continue
         attempts += 1
-        await manager.fail_attempt(job.id, REFUSED, worker_id="w1")
+        await fail_running(manager, job.id, REFUSED, worker_id="w1")
     # 5 to open it, then one probe per opening: 30 + 60 + ... + 1920 s fit in an hour.
     assert 5 + 6 <= attempts <= 5 + 8
     counts = await manager.count_by_status(JobFilter())

@@ -30,7 +30,13 @@ from scrapejobs.schemas import BulkRetryRequest
 from scrapejobs.store import Store
 from scrapejobs.transitions import JobEdit
 from tests.conftest import Clock
-from tests.factories import failed_job, job_request, running_job
+from tests.factories import (
+    complete_running,
+    fail_running,
+    failed_job,
+    job_request,
+    running_job,
+)
 
 TIMEOUT = Failure(ErrorType.TIMEOUT, "Request timeout")
 REFUSED = Failure(ErrorType.CONNECTION_REFUSED, "Connection refused")
@@ -43,7 +49,7 @@ async def test_timeout_is_retried_automatically_with_a_longer_timeout(
     manager: JobManager, clock: Clock
 ) -> None:
     job = await running_job(manager)
-    retried = await manager.fail_attempt(job.id, TIMEOUT, worker_id="w1")
+    retried = await fail_running(manager, job.id, TIMEOUT, worker_id="w1")
     assert retried.status is JobStatus.PENDING
     assert retried.retry_count == 1
     assert retried.error_message is None
@@ -69,9 +75,7 @@ async def test_timeout_is_retried_automatically_with_a_longer_timeout(
 
 async def test_not_found_is_not_retried_automatically(manager: JobManager) -> None:
     job = await running_job(manager)
-    failed = await manager.fail_attempt(
-        job.id, classify("Not Found", http_status=404), worker_id="w1"
-    )
+    failed = await fail_running(manager, job.id, classify("Not Found", http_status=404))
     assert failed.status is JobStatus.FAILED
     assert failed.retry_count == 0
     assert failed.error_message == "Not Found"
@@ -89,7 +93,7 @@ async def test_rate_limit_without_retry_after_is_retried_and_slows_down(
 ) -> None:
     job = await running_job(manager)
     limited = classify("Too Many Requests", http_status=429)
-    retried = await manager.fail_attempt(job.id, limited, worker_id="w1")
+    retried = await fail_running(manager, job.id, limited, worker_id="w1")
     assert retried.retry_count == 1
     assert retried.scheduled_at >= clock.now + timedelta(seconds=48)
     assert retried.config["maxConcurrentRequests"] == 1
@@ -101,7 +105,7 @@ async def test_a_failure_is_recorded_as_a_store_can_keep_it(manager: JobManager)
     """A crawler's failure goes in as it is; the domain bounds it, not the worker."""
     job = await running_job(manager, config={"autoRetry": False})
     raw = Failure(ErrorType.SERVER_ERROR, "boom\x00" + "x" * 20_000, 500, retry_after=1e12)
-    failed = await manager.fail_attempt(job.id, raw, worker_id="w1")
+    failed = await fail_running(manager, job.id, raw, worker_id="w1")
     assert failed.failure is not None
     assert failed.failure.message == ("boom" + "x" * 20_000)[:10_000]
     assert failed.failure.retry_after == 86_400
@@ -109,11 +113,11 @@ async def test_a_failure_is_recorded_as_a_store_can_keep_it(manager: JobManager)
 
 async def test_retries_stop_at_max_retries(manager: JobManager, clock: Clock) -> None:
     job = await running_job(manager, max_retries=1)
-    await manager.fail_attempt(job.id, REFUSED, worker_id="w1")
+    await fail_running(manager, job.id, REFUSED, worker_id="w1")
     clock.advance(3600)
     again = await manager.claim_next("w1")
     assert again is not None and again.id == job.id and again.retry_count == 1
-    final = await manager.fail_attempt(job.id, REFUSED, worker_id="w1")
+    final = await fail_running(manager, job.id, REFUSED, worker_id="w1")
     assert final.status is JobStatus.FAILED and final.retries_exhausted
     assert final.no_retry_reason == "Job has exceeded maximum retry attempts"
     with pytest.raises(RetryNotAllowed) as refused:
@@ -133,13 +137,13 @@ async def test_forbidden_is_retried_once_with_another_user_agent(
 ) -> None:
     job = await running_job(manager)
     forbidden = classify("Forbidden", http_status=403)
-    first = await manager.fail_attempt(job.id, forbidden, worker_id="w1")
+    first = await fail_running(manager, job.id, forbidden, worker_id="w1")
     assert first.status is JobStatus.PENDING
     assert first.config["userAgent"] != DEFAULT_USER_AGENT
     assert first.user_agent_rotations == 1
     clock.advance(3600)
     assert await manager.claim_next("w1") is not None
-    second = await manager.fail_attempt(job.id, forbidden, worker_id="w1")
+    second = await fail_running(manager, job.id, forbidden, worker_id="w1")
     assert second.status is JobStatus.FAILED
     assert second.no_retry_reason is not None and "another user agent" in second.no_retry_reason
 
@@ -150,7 +154,7 @@ async def test_completing_clears_the_failure_and_the_lease(
     job = await failed_job(manager, "Request timeout")
     await manager.retry_job(job.id)
     await manager.claim_next("w1")
-    done = await manager.complete_attempt(job.id, worker_id="w1")
+    done = await complete_running(manager, job.id, worker_id="w1")
     assert done.status is JobStatus.COMPLETED
     assert (done.completed_at, done.worker_id, done.lease_expires_at) == (clock.now, None, None)
     assert (done.failure, done.failure_pattern, done.error_message) == (None, None, None)
@@ -166,23 +170,27 @@ async def test_report_from_a_worker_without_the_lease_changes_nothing(
     manager: JobManager,
 ) -> None:
     job = await running_job(manager, worker_id="w1")
+    token = job.lease_token
     with pytest.raises(LeaseLost):
-        await manager.complete_attempt(job.id, worker_id="w2")
+        await manager.complete_attempt(job.id, worker_id="w2", lease_token=token)
     with pytest.raises(LeaseLost):
-        await manager.fail_attempt(job.id, TIMEOUT, worker_id="w2")
+        await manager.fail_attempt(job.id, TIMEOUT, worker_id="w1", lease_token="not-the-token")
     assert await manager.get_job(job.id) == job
 
 
-async def test_operator_report_without_worker_id_is_accepted(manager: JobManager) -> None:
+async def test_a_report_without_the_lease_token_is_refused(manager: JobManager) -> None:
     job = await running_job(manager)
-    done = await manager.complete_attempt(job.id, worker_id=None)
-    assert done.status is JobStatus.COMPLETED
+    for worker_id in (None, "w1"):
+        with pytest.raises(InvalidRequest) as refused:
+            await manager.complete_attempt(job.id, worker_id=worker_id, lease_token=None)
+        assert refused.value.message == "leaseToken is required: the token the claim returned"
+    assert await manager.get_job(job.id) == job
 
 
 async def test_a_report_on_a_job_that_is_not_running_is_refused(manager: JobManager) -> None:
     job, _ = await manager.create_job(job_request())
     with pytest.raises(InvalidRequest) as refused:
-        await manager.fail_attempt(job.id, TIMEOUT, worker_id=None)
+        await manager.fail_attempt(job.id, TIMEOUT, worker_id=None, lease_token=None)
     assert refused.value.details == {"currentStatus": "pending", "requestedStatus": "failed"}
 
 
@@ -191,7 +199,7 @@ async def test_a_report_may_carry_an_edit_in_the_same_step(
 ) -> None:
     job = await running_job(manager)
     edit = JobEdit(priority=9, metadata={"team": "search"})
-    done = await manager.complete_attempt(job.id, worker_id="w1", edit=edit)
+    done = await complete_running(manager, job.id, worker_id="w1", edit=edit)
     assert (done.status, done.priority, done.metadata["team"]) == (JobStatus.COMPLETED, 9, "search")
     kinds = [event.event for event in await store.events(job.id)]
     assert kinds == [EventKind.CREATED, EventKind.STARTED, EventKind.COMPLETED]
@@ -205,10 +213,14 @@ async def test_heartbeat_extends_the_lease_only_for_its_holder(
 ) -> None:
     job = await running_job(manager, worker_id="w1")
     clock.advance(50)
-    renewed = await manager.heartbeat(job.id, "w1", lease_seconds=120)
+    token = job.lease_token
+    renewed = await manager.heartbeat(job.id, "w1", lease_token=token, lease_seconds=120)
     assert renewed.lease_expires_at == clock.now + timedelta(seconds=120)
+    assert renewed.lease_token == token  # a heartbeat keeps the token, a claim changes it
     with pytest.raises(LeaseLost):
-        await manager.heartbeat(job.id, "w2")
+        await manager.heartbeat(job.id, "w2", lease_token=token)
+    with pytest.raises(LeaseLost):
+        await manager.heartbeat(job.id, "w1", lease_token="stale")
 
 
 async def test_expired_lease_fails_the_job_as_worker_lost_and_retries_it(
@@ -228,8 +240,9 @@ async def test_expired_lease_fails_the_job_as_worker_lost_and_retries_it(
     failed_event = next(e for e in await store.events(job.id) if e.event is EventKind.FAILED)
     assert failed_event.actor == "system"
     # The lost worker comes back and reports: refused, nothing changes.
+    assert reaped.lease_token is None
     with pytest.raises(LeaseLost):
-        await manager.complete_attempt(job.id, worker_id="w1")
+        await manager.complete_attempt(job.id, worker_id="w1", lease_token=job.lease_token)
     assert (await manager.get_job(job.id)).status is JobStatus.PENDING
 
 
@@ -238,7 +251,7 @@ async def test_heartbeat_in_time_keeps_the_job_from_the_reaper(
 ) -> None:
     job = await running_job(manager, worker_id="w1")
     clock.advance(55)
-    await manager.heartbeat(job.id, "w1")
+    await manager.heartbeat(job.id, "w1", lease_token=job.lease_token)
     clock.advance(55)
     assert await manager.reap_expired_leases() == []
     assert (await manager.get_job(job.id)).status is JobStatus.RUNNING
@@ -248,7 +261,7 @@ async def test_release_gives_the_job_back_without_spending_a_retry(
     manager: JobManager, clock: Clock
 ) -> None:
     job = await running_job(manager, worker_id="w1")
-    released = await manager.release(job.id, "w1")
+    released = await manager.release(job.id, "w1", lease_token=job.lease_token)
     assert (released.status, released.retry_count, released.scheduled_at) == (
         JobStatus.PENDING,
         0,
@@ -256,22 +269,23 @@ async def test_release_gives_the_job_back_without_spending_a_retry(
     )
     assert [a.outcome for a in await manager.get_attempts(job.id)] == ["released"]
     with pytest.raises(LeaseLost):
-        await manager.release(job.id, "w1")
+        await manager.release(job.id, "w1", lease_token=job.lease_token)
 
 
 async def test_cancelling_a_running_job_revokes_its_lease(manager: JobManager) -> None:
     job = await running_job(manager, worker_id="w1")
     cancelled = await manager.cancel_job(job.id)
     assert cancelled.status is JobStatus.CANCELLED
+    assert cancelled.lease_token is None
     with pytest.raises(LeaseLost):
-        await manager.heartbeat(job.id, "w1")
+        await manager.heartbeat(job.id, "w1", lease_token=job.lease_token)
     [attempt] = await manager.get_attempts(job.id)
     assert attempt.outcome == "cancelled"
 
 
 async def test_cancelled_and_completed_jobs_cannot_be_cancelled(manager: JobManager) -> None:
     job = await running_job(manager)
-    await manager.complete_attempt(job.id, worker_id="w1")
+    await complete_running(manager, job.id, worker_id="w1")
     with pytest.raises(InvalidRequest):
         await manager.cancel_job(job.id)
 

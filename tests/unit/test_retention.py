@@ -16,7 +16,7 @@ from scrapejobs.manager import JobManager
 from scrapejobs.queries import JobFilter
 from scrapejobs.retention import ENDED, Retention, parse_duration
 from tests.conftest import Clock
-from tests.factories import failed_job, job_request, running_job
+from tests.factories import complete_running, failed_job, job_request, running_job
 
 DAY = 86_400
 
@@ -45,7 +45,7 @@ def test_only_ended_jobs_are_pruned() -> None:
 
 async def completed_job(manager: JobManager, **fields: object) -> str:
     job = await running_job(manager, **fields)
-    await manager.complete_attempt(job.id, worker_id="w1")
+    await complete_running(manager, job.id, worker_id="w1")
     return job.id
 
 

@@ -19,7 +19,7 @@ from scrapejobs.retry import RetryPolicy
 from scrapejobs.sites import SiteStatus, site_of
 from scrapejobs.store import Store
 from tests.conftest import Clock
-from tests.factories import job_request, running_job
+from tests.factories import fail_running, job_request, running_job
 
 LIMITED = classify("HTTP 429 from https://shop.example/", http_status=429, retry_after=120)
 SITE = "shop.example"
@@ -29,7 +29,7 @@ async def test_a_retry_after_cools_the_site_down_and_the_job_waits_for_free(
     manager: JobManager, clock: Clock, store: Store
 ) -> None:
     job = await running_job(manager, domain=SITE)
-    waiting = await manager.fail_attempt(job.id, LIMITED, worker_id="w1")
+    waiting = await fail_running(manager, job.id, LIMITED, worker_id="w1")
     assert (waiting.status, waiting.retry_count, waiting.site_waits) == (JobStatus.PENDING, 0, 1)
     assert waiting.scheduled_at == clock.now + timedelta(seconds=120)
     assert waiting.last_retry is None
@@ -51,7 +51,7 @@ async def test_a_cooling_site_holds_back_every_job_on_it(manager: JobManager, cl
     job = await running_job(manager, domain=SITE)
     other, _ = await manager.create_job(job_request(domain=SITE, priority=9))
     elsewhere, _ = await manager.create_job(job_request(domain="other.example"))
-    await manager.fail_attempt(job.id, LIMITED, worker_id="w1")
+    await fail_running(manager, job.id, LIMITED, worker_id="w1")
     claimed = await manager.claim_next("w2")
     assert claimed is not None and claimed.id == elsewhere.id  # priority 9 waits for its site
     assert await manager.claim_next("w3") is None
@@ -67,8 +67,8 @@ async def test_a_later_cooldown_is_kept_and_a_shorter_one_does_not_cut_it(
     long = classify("HTTP 503", http_status=503, retry_after=600)
     first = await running_job(manager, domain=SITE)
     second = await running_job(manager, domain=SITE, worker_id="w2")
-    await manager.fail_attempt(first.id, long, worker_id="w1")
-    await manager.fail_attempt(second.id, LIMITED, worker_id="w2")
+    await fail_running(manager, first.id, long, worker_id="w1")
+    await fail_running(manager, second.id, LIMITED, worker_id="w2")
     view = await manager.sites.get_site(SITE)
     assert view.site.cooldown_until == clock.now + timedelta(seconds=600)
     assert view.site.cooldown_reason == "HTTP 503 with Retry-After: 600 s"
@@ -78,18 +78,18 @@ async def test_waiting_is_free_only_so_many_times_in_a_row(store: Store, clock: 
     manager = JobManager(store, RetryPolicy(free_waits=2), clock=clock)
     job = await running_job(manager, domain=SITE)
     for waits in (1, 2):
-        waited = await manager.fail_attempt(job.id, LIMITED, worker_id="w1")
+        waited = await fail_running(manager, job.id, LIMITED, worker_id="w1")
         assert (waited.retry_count, waited.site_waits) == (0, waits)
         clock.advance(121)
         assert (await manager.claim_next("w1")) is not None
-    spent = await manager.fail_attempt(job.id, LIMITED, worker_id="w1")
+    spent = await fail_running(manager, job.id, LIMITED, worker_id="w1")
     assert (spent.status, spent.retry_count, spent.site_waits) == (JobStatus.PENDING, 1, 0)
     assert spent.scheduled_at >= clock.now + timedelta(seconds=120)  # Retry-After still waited
 
 
 async def test_a_job_that_ignores_retry_after_spends_a_retry(manager: JobManager) -> None:
     job = await running_job(manager, domain=SITE, config={"respectRetryAfter": False})
-    retried = await manager.fail_attempt(job.id, LIMITED, worker_id="w1")
+    retried = await fail_running(manager, job.id, LIMITED, worker_id="w1")
     assert retried.retry_count == 1
     # The site still asked everyone to wait: other jobs do.
     assert (await manager.sites.get_site(SITE)).status is SiteStatus.COOLING_DOWN
@@ -101,7 +101,7 @@ async def test_failures_without_retry_after_do_not_cool_the_site(manager: JobMan
         Failure(ErrorType.TIMEOUT, "timeout", retry_after=60),  # not a site's answer
     ):
         job = await running_job(manager, domain=SITE)
-        await manager.fail_attempt(job.id, failure, worker_id="w1")
+        await fail_running(manager, job.id, failure, worker_id="w1")
     assert (await manager.sites.get_site(SITE)).status is SiteStatus.OPEN
 
 
@@ -121,7 +121,7 @@ async def test_a_paused_site_gets_no_job_until_it_is_resumed(
 
 async def test_resume_ends_a_cooldown_and_a_pause_now(manager: JobManager) -> None:
     job = await running_job(manager, domain=SITE)
-    await manager.fail_attempt(job.id, LIMITED, worker_id="w1")
+    await fail_running(manager, job.id, LIMITED, worker_id="w1")
     await manager.sites.pause(SITE)
     resumed = await manager.sites.resume(SITE)
     assert resumed.status is SiteStatus.OPEN

@@ -18,6 +18,7 @@ import typer
 
 from scrapejobs.console.common import (
     DEFAULT_SERVER,
+    ApiKey,
     AsJson,
     Server,
     connected,
@@ -61,10 +62,11 @@ def jobs(
         int | None, typer.Option("--offset", help="Skip this many, default 0")
     ] = None,
     server: Server = DEFAULT_SERVER,
+    api_key: ApiKey = None,
     as_json: AsJson = False,
 ) -> None:
     """List jobs, newest first (or as --sort says)."""
-    with connected(server) as client:
+    with connected(server, api_key) as client:
         page = client.list_jobs(
             status=status.value if status else None,
             domain=domain,
@@ -84,9 +86,11 @@ def jobs(
     say(console, jobs_footer(page, sort))
 
 
-def show(job_id: JobId, server: Server = DEFAULT_SERVER, as_json: AsJson = False) -> None:
+def show(
+    job_id: JobId, server: Server = DEFAULT_SERVER, api_key: ApiKey = None, as_json: AsJson = False
+) -> None:
     """One job: its fields, config, metadata and attempt history."""
-    with connected(server) as client:
+    with connected(server, api_key) as client:
         job = client.get_job(job_id)
     if as_json:
         print_json(job)
@@ -116,6 +120,7 @@ def retry(
         typer.Option("--delay-seconds", help="Run the retry this much later, default 0"),
     ] = None,
     server: Server = DEFAULT_SERVER,
+    api_key: ApiKey = None,
     as_json: AsJson = False,
 ) -> None:
     """Retry a failed job by id, or (bulk) the failed jobs that match --domain/--pattern.
@@ -130,7 +135,7 @@ def retry(
         raise typer.BadParameter(
             "give a job ID, or filters for a bulk retry", param_hint=RETRY_HINT
         )
-    with connected(server) as client:
+    with connected(server, api_key) as client:
         if job_id is not None:
             _print_retried(client.retry_job(job_id, delay_seconds=delay_seconds), as_json)
             return
@@ -165,9 +170,11 @@ def _bulk_report(results: list[dict[str, Any]]) -> None:
     say(console, f"Retried {retried} of {len(results)} matching failed jobs.")
 
 
-def cancel(job_id: JobId, server: Server = DEFAULT_SERVER, as_json: AsJson = False) -> None:
+def cancel(
+    job_id: JobId, server: Server = DEFAULT_SERVER, api_key: ApiKey = None, as_json: AsJson = False
+) -> None:
     """Cancel a pending or running job."""
-    with connected(server) as client:
+    with connected(server, api_key) as client:
         job = client.cancel_job(job_id)
     if as_json:
         print_json(job)
@@ -190,10 +197,11 @@ def prune(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count them; delete nothing.")] = False,
     server: Server = DEFAULT_SERVER,
+    api_key: ApiKey = None,
     as_json: AsJson = False,
 ) -> None:
     """Delete ended jobs (completed, failed, cancelled) with their pages and events."""
-    with connected(server) as client:
+    with connected(server, api_key) as client:
         data = client.prune(older_than, statuses=[s.value for s in status or ()], dry_run=dry_run)
     if as_json:
         print_json(data)
@@ -222,10 +230,11 @@ def stats(
     ] = None,
     job_type: Annotated[JobType | None, typer.Option("--job-type")] = None,
     server: Server = DEFAULT_SERVER,
+    api_key: ApiKey = None,
     as_json: AsJson = False,
 ) -> None:
     """Retry metrics, failure analysis and recommendations."""
-    with connected(server) as client:
+    with connected(server, api_key) as client:
         data = client.stats(
             domain=domain,
             since=since_timestamp(since, datetime.now(UTC)),
@@ -252,6 +261,7 @@ def results(
         Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
     ] = None,
     server: Server = DEFAULT_SERVER,
+    api_key: ApiKey = None,
     as_json: AsJson = False,
 ) -> None:
     """Export the pages of the job's latest attempt, streamed (--json: a JSON array)."""
@@ -259,7 +269,7 @@ def results(
         raise typer.BadParameter("--json means --format json", param_hint="'--format'")
     chosen = ExportFormat.JSON if as_json else export_format or ExportFormat.JSONL
     try:
-        with connected(server) as client, destination(output) as out:
+        with connected(server, api_key) as client, destination(output) as out:
             count = FORMATS[chosen.value](client.iter_results(job_id), out)
     except BrokenPipeError:  # a reader such as `head` left early: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

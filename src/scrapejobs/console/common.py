@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from scrapejobs.client import (
+    API_KEY_ENV,
     DEFAULT_SERVER,
     SERVER_ENV,
     Client,
@@ -31,6 +32,7 @@ __all__ = [
     "EXIT_UNREACHABLE",
     "EXIT_USAGE",
     "PANEL",
+    "ApiKey",
     "AsJson",
     "Server",
     "connected",
@@ -56,6 +58,16 @@ Server = Annotated[
         rich_help_panel="Server",
     ),
 ]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar=API_KEY_ENV,
+        help="An API key's token, once the server has keys (scrapejobs keys create).",
+        rich_help_panel="Server",
+        show_default=False,
+    ),
+]
 AsJson = Annotated[
     bool,
     typer.Option(
@@ -65,11 +77,11 @@ AsJson = Annotated[
 
 
 @contextmanager
-def connected(server: str) -> Iterator[Client]:
+def connected(server: str, api_key: str | None = None) -> Iterator[Client]:
     """A client for ``server``; what the server refuses, and its absence, become exit codes."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # cli.main logs INFO for serve
     try:
-        client = Client(server)
+        client = Client(server, api_key=api_key)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--server") from exc
     try:

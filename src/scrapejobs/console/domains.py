@@ -15,7 +15,15 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from scrapejobs.console.common import DEFAULT_SERVER, AsJson, Server, connected, print_json, stdout
+from scrapejobs.console.common import (
+    DEFAULT_SERVER,
+    ApiKey,
+    AsJson,
+    Server,
+    connected,
+    print_json,
+    stdout,
+)
 from scrapejobs.console.views import cell, moment
 from scrapejobs.sites import SiteStatus
 
@@ -86,12 +94,13 @@ def domains(
     ctx: typer.Context,
     state: Annotated[SiteStatus | None, typer.Option("--state")] = None,
     server: Server = DEFAULT_SERVER,
+    api_key: ApiKey = None,
     as_json: AsJson = False,
 ) -> None:
     """List the sites jobs crawl, by name (or act on one: show, pause, resume)."""
     if ctx.invoked_subcommand is not None:
         return
-    with connected(server) as client:
+    with connected(server, api_key) as client:
         sites = client.list_sites(state=state.value if state else None, limit=200)
     if as_json:
         print_json(sites)
@@ -100,9 +109,11 @@ def domains(
 
 
 @domains_app.command("show")
-def show(site: SiteName, server: Server = DEFAULT_SERVER, as_json: AsJson = False) -> None:
+def show(
+    site: SiteName, server: Server = DEFAULT_SERVER, api_key: ApiKey = None, as_json: AsJson = False
+) -> None:
     """One site: its state, until when and why, its jobs."""
-    with connected(server) as client:
+    with connected(server, api_key) as client:
         _show([client.site(site)], as_json)
 
 
@@ -111,10 +122,11 @@ def pause(
     site: SiteName,
     unpause: Annotated[bool, typer.Option("--unpause", help="Lift the pause instead.")] = False,
     server: Server = DEFAULT_SERVER,
+    api_key: ApiKey = None,
     as_json: AsJson = False,
 ) -> None:
     """Hold a site's jobs back (running crawls stop, their jobs wait) until unpaused."""
-    with connected(server) as client:
+    with connected(server, api_key) as client:
         _show([client.site(site, paused=not unpause)], as_json)
 
 
@@ -132,6 +144,7 @@ def limit(
         ),
     ] = None,
     server: Server = DEFAULT_SERVER,
+    api_key: ApiKey = None,
     as_json: AsJson = False,
 ) -> None:
     """Set a site's limits for the whole fleet (every job, every worker)."""
@@ -142,12 +155,14 @@ def limit(
         limits["maxConcurrentRequests"] = concurrency or None
     if not limits:
         raise typer.BadParameter("give --rate, --concurrency or both")
-    with connected(server) as client:
+    with connected(server, api_key) as client:
         _show([client.site(site, limits=limits)], as_json)
 
 
 @domains_app.command("resume")
-def resume(site: SiteName, server: Server = DEFAULT_SERVER, as_json: AsJson = False) -> None:
+def resume(
+    site: SiteName, server: Server = DEFAULT_SERVER, api_key: ApiKey = None, as_json: AsJson = False
+) -> None:
     """End a site's pause, cooldown and open circuit now."""
-    with connected(server) as client:
+    with connected(server, api_key) as client:
         _show([client.site(site, resume=True)], as_json)

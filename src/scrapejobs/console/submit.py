@@ -17,6 +17,7 @@ from scrapejobs.client import Client
 from scrapejobs.console.common import (
     DEFAULT_SERVER,
     EXIT_FAILED,
+    ApiKey,
     AsJson,
     Server,
     connected,
@@ -104,6 +105,7 @@ def submit(
         float, typer.Option("--poll-interval", min=0.05, help="Seconds between polls of --wait.")
     ] = 0.5,
     server: Server = DEFAULT_SERVER,
+    api_key: ApiKey = None,
     as_json: AsJson = False,
 ) -> None:
     """Create a scrape job; with --wait, follow it until it completes, fails or is cancelled.
@@ -124,7 +126,7 @@ def submit(
         respectRetryAfter=respect_retry_after,
         autoRetry=auto_retry,
     )
-    with connected(server) as client:
+    with connected(server, api_key) as client:
         job = client.create_job(
             domain,
             job_type=job_type.value if job_type else None,

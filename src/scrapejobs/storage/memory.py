@@ -26,6 +26,8 @@ from scrapejobs.jobs import Job, JobStatus
 from scrapejobs.queries import NEWEST_FIRST, JobFilter, JobOrder, SortKey
 from scrapejobs.sites import Site, SiteStatus
 from scrapejobs.stats import MIN_EVIDENCE, TOP, FailureTally, StatsCounts
+from scrapejobs.storage.audit import MemoryAudit
+from scrapejobs.storage.keys import MemoryKeys
 from scrapejobs.storage.wakeups import Wakeups
 from scrapejobs.transitions import claimed
 
@@ -50,6 +52,8 @@ class MemoryStore:
         self._keys: dict[str, tuple[str, str | None]] = {}
         self._page_ids = itertools.count(1)
         self._wakeups = Wakeups(None)
+        self.api_keys = MemoryKeys()
+        self.audit = MemoryAudit()
 
     async def close(self) -> None:
         pass
@@ -132,14 +136,18 @@ class MemoryStore:
         return saved
 
     async def claim_jobs(
-        self, worker_id: str, *, now: datetime, lease_until: datetime, limit: int = 1
+        self, worker_id: str, *, now: datetime, lease_until: datetime, lease_tokens: Sequence[str]
     ) -> list[Job]:
         found: list[Job] = []
-        while len(found) < limit and (job := self._claim(worker_id, now, lease_until)):
+        for token in lease_tokens:
+            if (job := self._claim(worker_id, now, lease_until, token)) is None:
+                break
             found.append(job)
         return found
 
-    def _claim(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
+    def _claim(
+        self, worker_id: str, now: datetime, lease_until: datetime, lease_token: str
+    ) -> Job | None:
         due = [
             j
             for j in self.jobs.values()
@@ -150,7 +158,7 @@ class MemoryStore:
         job = min(due, key=lambda j: (-j.priority, j.scheduled_at, j.created_at))
         if job.site in self.sites:
             self.sites[job.site] = self.sites[job.site].claimed(job.id, lease_until, now)
-        running, events = claimed(job, worker_id, now, lease_until)
+        running, events = claimed(job, worker_id, now, lease_until, lease_token)
         running = replace(running, version=job.version + 1)
         self.jobs[job.id] = running
         self.history[job.id].extend(events)

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from scrapejobs.jobs import JobStatus
+from scrapejobs.leases import LEASE_TOKEN_LENGTH
 from scrapejobs.storage import sites as site_rows
 from scrapejobs.storage.tables import UTCDateTime, jobs, sites
 
@@ -55,7 +56,9 @@ SAVE = _save()
 
 
 def _claim(postgres: bool) -> sa.Update:
-    """Claim up to ``:limit`` due jobs for ``:claimer`` at ``:now``.
+    """Claim up to ``:limit`` due jobs for ``:claimer`` at ``:now``, each under its own
+    lease token: the n-th job claimed (numbered by id) takes the n-th token of
+    ``:lease_tokens``, ``LEASE_TOKEN_LENGTH`` characters each, joined.
 
     Each row comes back with ``half_open``: its site's circuit is open or
     half-open, so the claim must also take the site's probe (rarely: only
@@ -78,6 +81,15 @@ def _claim(postgres: bool) -> sa.Update:
     # subquery again for every row it looks at, each time skipping the rows it just
     # locked, and so claim every pending job for a LIMIT of 1.
     picked = candidate.cte("picked").prefix_with("MATERIALIZED")
+    number = sa.func.row_number().over(order_by=picked.c.id)
+    numbered = sa.select(picked.c.id, number.label("n")).cte("numbered").prefix_with("MATERIALIZED")
+    start = sa.cast((numbered.c.n - 1) * LEASE_TOKEN_LENGTH + 1, sa.Integer)
+    tokens = sa.bindparam("lease_tokens", type_=sa.String())
+    token = (
+        sa.select(sa.func.substr(tokens, start, LEASE_TOKEN_LENGTH))
+        .where(numbered.c.id == jobs.c.id)
+        .scalar_subquery()
+    )
     return (
         jobs.update()
         .where(jobs.c.id.in_(sa.select(picked.c.id)), jobs.c.status == JobStatus.PENDING.value)
@@ -86,6 +98,7 @@ def _claim(postgres: bool) -> sa.Update:
             attempts=jobs.c.attempts + 1,
             worker_id=sa.bindparam("claimer"),
             lease_expires_at=sa.bindparam("lease_until", type_=UTCDateTime()),
+            lease_token=token,
             started_at=now,
             updated_at=now,
             version=jobs.c.version + 1,

@@ -27,13 +27,16 @@ from scrapejobs.activity import LatencySummary, Window
 from scrapejobs.errors import StorageUnavailable
 from scrapejobs.events import EventKind, JobEvent
 from scrapejobs.jobs import Job, JobStatus
+from scrapejobs.leases import LEASE_TOKEN_LENGTH
 from scrapejobs.queries import NEWEST_FIRST, JobFilter, JobOrder
 from scrapejobs.sites import Site, SiteStatus
 from scrapejobs.stats import FailureTally, StatsCounts
 from scrapejobs.storage import activity, analytics, counts, filters, ordering, retention, statements
 from scrapejobs.storage import pages as page_rows
 from scrapejobs.storage import sites as site_rows
+from scrapejobs.storage.audit import SqlAudit
 from scrapejobs.storage.database import WRITE, make_engine
+from scrapejobs.storage.keys import SqlKeys
 from scrapejobs.storage.rows import event_from_row, event_values, job_from_row, job_values
 from scrapejobs.storage.tables import job_events, jobs
 from scrapejobs.storage.wakeups import Wakeups
@@ -61,6 +64,8 @@ class SqlStore:
         # there). PostgreSQL's writers run side by side.
         self._writer: asyncio.Lock | None = None if self._postgres else asyncio.Lock()
         self._wakeups = Wakeups(engine.url if self._postgres else None)
+        self.api_keys = SqlKeys(self._transaction)
+        self.audit = SqlAudit(self._transaction)
 
     @classmethod
     def from_url(cls, url: str, **engine_options: Any) -> SqlStore:
@@ -193,14 +198,17 @@ class SqlStore:
         return saved
 
     async def claim_jobs(
-        self, worker_id: str, *, now: datetime, lease_until: datetime, limit: int = 1
+        self, worker_id: str, *, now: datetime, lease_until: datetime, lease_tokens: Sequence[str]
     ) -> list[Job]:
-        """Up to ``limit`` due jobs, in one statement. SQLite serialises writers
+        """Up to one due job per lease token, in one statement. SQLite serialises writers
         (``BEGIN IMMEDIATE``); PostgreSQL skips rows that another claimer has
         locked. Either way one job goes to one worker, and a half-open site's
         probe to one claim: a batch that holds more than one job of such a site
         is rolled back and claimed one by one instead."""
+        assert all(len(token) == LEASE_TOKEN_LENGTH for token in lease_tokens)
         params = {"claimer": worker_id, "now": now, "lease_until": lease_until}
+        params |= {"lease_tokens": "".join(lease_tokens)}
+        limit = len(lease_tokens)
         for _ in range(PROBE_RACES):
             try:
                 async with self._transaction(write=True) as conn:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Dialect
 __all__ = [
     "UTCDateTime",
     "api_keys",
+    "audit_log",
     "failure_counts",
     "job_counts",
     "job_events",
@@ -92,6 +93,8 @@ jobs = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("worker_id", sa.String(200)),
     sa.Column("lease_expires_at", UTCDateTime),
+    # The running attempt's lease token (Job.lease_token, migration 0012).
+    sa.Column("lease_token", sa.String(64)),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("idempotency_key", sa.String(255), unique=True),
     sa.Column("request_fingerprint", sa.String(64)),
@@ -265,4 +268,25 @@ api_keys = sa.Table(
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("last_used_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
+)
+
+# Who changed what (scrapejobs.audit, migration 0013); no foreign key: entries
+# outlive the jobs they name.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("via", sa.String(16), nullable=False),
+    sa.Column("address", sa.String(100)),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("target", sa.String(300)),
+    sa.Column("before", JSONDocument),
+    sa.Column("after", JSONDocument),
+    sa.Index("ix_audit_log_at", "at"),
+    sa.Index("ix_audit_log_actor", "actor", "id"),
+    sa.Index("ix_audit_log_action", "action", "id"),
+    sa.Index("ix_audit_log_target", "target", "id"),
 )

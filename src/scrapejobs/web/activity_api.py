@@ -15,6 +15,7 @@ from scrapejobs.activity import Activity, LatencySummary
 from scrapejobs.jobs import timestamp
 from scrapejobs.schemas import StrictModel
 from scrapejobs.web.activity_view import parse_span
+from scrapejobs.web.auth import Viewer
 from scrapejobs.web.envelope import success
 from scrapejobs.web.pages import Manager
 
@@ -67,7 +68,9 @@ def activity_json(activity: Activity) -> dict[str, Any]:
 
 
 @router.get("/activity", summary="Throughput and queue latency per minute (hour) or 15 min (day)")
-async def activity(manager: Manager, query: Annotated[ActivityQuery, Query()]) -> JSONResponse:
+async def activity(
+    manager: Manager, _caller: Viewer, query: Annotated[ActivityQuery, Query()]
+) -> JSONResponse:
     """Completed, failed and retried per bucket, and how long started attempts waited
     for a worker (seconds, nearest-rank percentiles); defined in docs/dashboard.md."""
     report = await manager.insights.activity(parse_span(query.span))

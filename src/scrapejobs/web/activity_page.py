@@ -17,12 +17,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from scrapejobs.jobs import timestamp
 from scrapejobs.manager import JobManager
 from scrapejobs.web.activity_view import ActivityView, activity_view, parse_span, running_row
-from scrapejobs.web.pages import PAGE_METHODS, Manager, is_htmx, render
+from scrapejobs.web.pages import PAGE_METHODS, PAGES, Manager, is_htmx, render
 from scrapejobs.web.views import when
 
 __all__ = ["activity_section", "router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGES)
 SPAN_PARAMETER = "activity"
 """The analytics page's query parameter for the activity range (``hour``, ``day``)."""
 

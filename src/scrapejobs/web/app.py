@@ -16,6 +16,10 @@ from scrapejobs.settings import Settings
 from scrapejobs.web.activity_api import router as activity_api_router
 from scrapejobs.web.activity_page import router as activity_page_router
 from scrapejobs.web.api_docs import router as api_docs_router
+from scrapejobs.web.audit_api import router as audit_api_router
+from scrapejobs.web.audit_page import router as audit_page_router
+from scrapejobs.web.auth import CrossSiteGuard
+from scrapejobs.web.bounds import BoundedRequests
 from scrapejobs.web.dashboard import router as dashboard_router
 from scrapejobs.web.domains_page import router as domains_page_router
 from scrapejobs.web.envelope import (
@@ -26,9 +30,11 @@ from scrapejobs.web.envelope import (
 )
 from scrapejobs.web.job_page import router as job_page_router
 from scrapejobs.web.jobs_api import router as jobs_router
+from scrapejobs.web.keys_api import router as keys_router
 from scrapejobs.web.observability import RequestTimer
 from scrapejobs.web.observability import router as metrics_router
 from scrapejobs.web.pages import static_files
+from scrapejobs.web.signin import install_sign_in
 from scrapejobs.web.sites_api import router as sites_router
 
 __all__ = ["create_app"]
@@ -54,13 +60,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_sign_in(app)  # before the dashboard's routers: /login is not a page behind it
+    app.add_middleware(  # innermost: the middlewares around it refuse without reading a body
+        BoundedRequests,
+        max_body_bytes=settings.max_body_bytes,
+        client_timeout=settings.client_timeout,
+    )
+    app.add_middleware(CrossSiteGuard)
     app.add_middleware(RequestTimer)
     app.include_router(activity_api_router)  # before jobs: /{job_id} would take /activity
     app.include_router(jobs_router)
     app.include_router(sites_router)
+    app.include_router(keys_router)
+    app.include_router(audit_api_router)
     app.include_router(dashboard_router)  # before job_page: /jobs/new is not a job id
     app.include_router(domains_page_router)
     app.include_router(activity_page_router)
+    app.include_router(audit_page_router)
     app.include_router(job_page_router)
     app.mount("/static", static_files(), name="static")
     app.include_router(metrics_router)

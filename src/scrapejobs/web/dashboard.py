@@ -24,26 +24,28 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from scrapejobs.audit import AuditAction
 from scrapejobs.jobs import Job, JobStatus, timestamp
-from scrapejobs.manager import JobManager
+from scrapejobs.manager import BulkRetryResult, JobManager
 from scrapejobs.queries import NEWEST_FIRST, OLDEST_FIRST, JobFilter
 from scrapejobs.schemas import BulkRetryRequest, JobCreate
 from scrapejobs.web import charts, forms, jobs_sort, views
 from scrapejobs.web import jobs_table as table
 from scrapejobs.web.activity_page import activity_section
+from scrapejobs.web.auth import Operator
 from scrapejobs.web.pages import (
-    ACTOR,
-    GUARDED,
     PAGE_METHODS,
+    PAGES,
     Manager,
     api_validation_details,
     is_htmx,
     render,
 )
+from scrapejobs.web.recorder import Audit
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGES)
 BULK_LIMIT = 1000
 """Jobs one bulk retry from the dashboard takes (the API's maximum ``limit``)."""
 
@@ -135,8 +137,10 @@ async def new_job_page(request: Request) -> HTMLResponse:
     return render(request, "new_job.html", _form_context(dict(forms.NEW_JOB_DEFAULTS), []))
 
 
-@router.post("/jobs/new", dependencies=GUARDED)
-async def submit_job(request: Request, manager: Manager) -> Response:
+@router.post("/jobs/new")
+async def submit_job(
+    request: Request, manager: Manager, caller: Operator, audit: Audit
+) -> Response:
     """Validated by ``JobCreate``, as ``POST /api/scrape-jobs`` is; then to the new job."""
     form = await request.form()
     values = {name: value for name, value in form.items() if isinstance(value, str)}
@@ -148,7 +152,8 @@ async def submit_job(request: Request, manager: Manager) -> Response:
     if details:
         template = "_job_form.html" if is_htmx(request) else "new_job.html"
         return render(request, template, _form_context(values, details), status_code=400)
-    job, _ = await manager.create_job(job_request)
+    job, _ = await manager.create_job(job_request, actor=caller.name)
+    await audit.job(AuditAction.JOB_CREATE, None, job)
     url = f"/jobs/{job.id}"
     if is_htmx(request):
         return Response(headers={"HX-Redirect": url})
@@ -206,16 +211,19 @@ async def bulk_page(request: Request, manager: Manager) -> HTMLResponse:
     return render(request, template, context, status_code=400 if details else 200)
 
 
-@router.post("/bulk", dependencies=GUARDED)
-async def bulk_retry(request: Request, manager: Manager) -> HTMLResponse:
+@router.post("/bulk")
+async def bulk_retry(
+    request: Request, manager: Manager, caller: Operator, audit: Audit
+) -> HTMLResponse:
     """Retry the failed jobs the confirmed filter matches; one result per job."""
     form = await request.form()
     values = forms.bulk_values({k: v for k, v in form.items() if isinstance(v, str)})
     bulk, details = _bulk_request(values)
     context = _bulk_context(values, details)
     if bulk is not None:
-        results = await manager.bulk_retry(bulk, actor=ACTOR)
+        results = await manager.bulk_retry(bulk, actor=caller.name)
         context["results"] = forms.bulk_results(results)
+        await _audit_bulk(audit, bulk.model_dump(mode="json", exclude_none=True), results)
     template = "_bulk_step.html" if is_htmx(request) else "bulk.html"
     return render(request, template, context, status_code=400 if details else 200)
 
@@ -255,15 +263,19 @@ async def retry_failed_page(request: Request, manager: Manager) -> HTMLResponse:
     return render(request, "retry_failed.html", context, status_code=status_code)
 
 
-@router.post("/jobs/retry-failed", dependencies=GUARDED)
-async def retry_failed(request: Request, manager: Manager) -> HTMLResponse:
+@router.post("/jobs/retry-failed")
+async def retry_failed(
+    request: Request, manager: Manager, caller: Operator, audit: Audit
+) -> HTMLResponse:
     """Retry the failed jobs of the filter, as a bulk retry does; one result per job."""
     form = await request.form()
     params = {name: value for name, value in form.items() if isinstance(value, str)}
     filters, context = _retry_failed_context(params)
     if not context["errors"]:
-        results = await manager.retry_failed(_store_filter(filters), limit=BULK_LIMIT, actor=ACTOR)
+        query = _store_filter(filters)
+        results = await manager.retry_failed(query, limit=BULK_LIMIT, actor=caller.name)
         context["results"] = forms.bulk_results(results)
+        await _audit_bulk(audit, {"filter": filters.query()}, results)
     template = "_retry_failed_step.html" if is_htmx(request) else "retry_failed.html"
     return render(request, template, context, status_code=400 if context["errors"] else 200)
 
@@ -290,3 +302,10 @@ async def analytics_page(request: Request, manager: Manager) -> HTMLResponse:
         "activity": await activity_section(request, manager),  # activity_page.py
     }
     return render(request, "analytics.html", context, status_code=400 if errors else 200)
+
+
+async def _audit_bulk(
+    audit: Audit, request: dict[str, Any], results: list[BulkRetryResult]
+) -> None:
+    retried = [result.jobId for result in results if result.success]
+    await audit(AuditAction.JOBS_BULK_RETRY, after={"request": request, "retried": retried})

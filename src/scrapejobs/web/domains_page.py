@@ -16,17 +16,20 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from scrapejobs.audit import AuditAction
 from scrapejobs.errors import ScrapeJobsError
 from scrapejobs.jobs import JobStatus, timestamp
 from scrapejobs.limits import concurrency_limit, rate_limit
 from scrapejobs.site_manager import SiteView
 from scrapejobs.sites import SiteStatus
-from scrapejobs.web.pages import GUARDED, PAGE_METHODS, Manager, render
+from scrapejobs.web.auth import Admin
+from scrapejobs.web.pages import PAGE_METHODS, PAGES, Manager, render
+from scrapejobs.web.recorder import Audit, Recorder
 from scrapejobs.web.views import relative, when
 
 __all__ = ["router", "site_row"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGES)
 PAGE_SIZE = 100
 
 
@@ -91,26 +94,30 @@ async def domains_page(request: Request, manager: Manager) -> HTMLResponse:
     return render(request, "domains.html", context)
 
 
-async def _act(act: Awaitable[SiteView], site: str, done: str) -> Response:
+async def _act(audit: Recorder, act: Awaitable[SiteView], site: str, done: str) -> Response:
     """Do it, then back to the page, which says what happened."""
     try:
-        await act
+        view = await act
         message = f"{site}: {done}"
+        if done == "resumed":
+            await audit(AuditAction.SITE_RESUME, view.site.site)
+        else:
+            await audit(AuditAction.SITE_UPDATE, view.site.site, after={"paused": view.site.paused})
     except ScrapeJobsError as exc:
         message = f"{site}: {exc.message}"
     return RedirectResponse(f"/domains?{urlencode({'message': message})}", status_code=303)
 
 
-@router.post("/domains/{site}/pause", dependencies=GUARDED)
-async def pause_site(manager: Manager, site: str) -> Response:
-    return await _act(manager.sites.pause(site), site, "paused")
+@router.post("/domains/{site}/pause")
+async def pause_site(manager: Manager, _caller: Admin, audit: Audit, site: str) -> Response:
+    return await _act(audit, manager.sites.pause(site), site, "paused")
 
 
-@router.post("/domains/{site}/unpause", dependencies=GUARDED)
-async def unpause_site(manager: Manager, site: str) -> Response:
-    return await _act(manager.sites.pause(site, False), site, "unpaused")
+@router.post("/domains/{site}/unpause")
+async def unpause_site(manager: Manager, _caller: Admin, audit: Audit, site: str) -> Response:
+    return await _act(audit, manager.sites.pause(site, False), site, "unpaused")
 
 
-@router.post("/domains/{site}/resume", dependencies=GUARDED)
-async def resume_site(manager: Manager, site: str) -> Response:
-    return await _act(manager.sites.resume(site), site, "resumed")
+@router.post("/domains/{site}/resume")
+async def resume_site(manager: Manager, _caller: Admin, audit: Audit, site: str) -> Response:
+    return await _act(audit, manager.sites.resume(site), site, "resumed")

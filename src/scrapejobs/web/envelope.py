@@ -19,23 +19,36 @@ from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
 from scrapejobs.errors import (
+    Forbidden,
     InvalidField,
     InvalidRequest,
     JobConflict,
     JobNotFound,
+    KeyNotFound,
     RetryNotAllowed,
     ScrapeJobsError,
     SiteNotFound,
     StorageUnavailable,
+    Unauthenticated,
 )
 
-__all__ = ["STATUS_OF_ERROR", "failure", "install_error_handlers", "success", "validation_details"]
+__all__ = [
+    "STATUS_OF_ERROR",
+    "failure",
+    "install_error_handlers",
+    "on_domain_error",
+    "success",
+    "validation_details",
+]
 
 log = logging.getLogger(__name__)
 
 STATUS_OF_ERROR: tuple[tuple[type[ScrapeJobsError], int], ...] = (
     (JobNotFound, 404),
     (SiteNotFound, 404),
+    (KeyNotFound, 404),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
     (InvalidRequest, 400),
     (RetryNotAllowed, 400),  # the seed's status for both retry refusals
     (JobConflict, 409),
@@ -115,7 +128,7 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return failure(exc.status_code, error, details, headers=headers)
 
 
-async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ScrapeJobsError)
     if isinstance(exc, InvalidField):  # reported like the validation error it is
         return failure(
@@ -124,7 +137,8 @@ async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
     status = next(code for kind, code in STATUS_OF_ERROR if isinstance(exc, kind))
     if status >= 500:
         log.error("storage failure: %s (%s)", exc.message, exc.details)
-    return failure(status, exc.message, exc.details)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return failure(status, exc.message, exc.details, headers)
 
 
 async def _on_unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -168,5 +182,5 @@ def document_envelope_errors(app: FastAPI) -> None:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
-    app.add_exception_handler(ScrapeJobsError, _on_domain_error)
+    app.add_exception_handler(ScrapeJobsError, on_domain_error)
     app.add_exception_handler(Exception, _on_unexpected_error)

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from scrapejobs.audit import AuditAction
 from scrapejobs.errors import (
     JobConflict,
     JobNotFound,
@@ -21,20 +22,21 @@ from scrapejobs.errors import (
 )
 from scrapejobs.manager import JobManager, retry_message
 from scrapejobs.web import job_view
+from scrapejobs.web.auth import Admin, Operator
 from scrapejobs.web.envelope import failure
 from scrapejobs.web.pages import (
-    ACTOR,
-    GUARDED,
     PAGE_METHODS,
+    PAGES,
     Manager,
     is_htmx,
     render,
     status_of,
 )
+from scrapejobs.web.recorder import Audit
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGES)
 PAGES_SHOWN = 100
 """Crawled pages listed on a job's page; the export has them all."""
 
@@ -117,11 +119,14 @@ async def _job_update(
     return render(request, template, context, status_code=status_code)
 
 
-@router.post("/jobs/{job_id}/retry", dependencies=GUARDED)
-async def retry_job(request: Request, manager: Manager, job_id: str) -> Response:
+@router.post("/jobs/{job_id}/retry")
+async def retry_job(
+    request: Request, manager: Manager, caller: Operator, audit: Audit, job_id: str
+) -> Response:
     """The seed's retry, answered in the retry control's live region."""
     try:
-        job = await manager.retry_job(job_id, actor=ACTOR)
+        before = await manager.get_job(job_id)
+        job = await manager.retry_job(job_id, actor=caller.name)
     except JobNotFound:
         return _gone(request, job_id)
     except JobConflict as exc:  # RetryNotAllowed: the seed's two refusals
@@ -132,6 +137,7 @@ async def retry_job(request: Request, manager: Manager, job_id: str) -> Response
         )
     except StorageUnavailable:
         return failure(500, "Failed to retry scrape job", "Unable to update job status in database")
+    await audit.job(AuditAction.JOB_RETRY, before, job)
     return await _job_update(
         request, manager, job.id, target="retry", retry_message=retry_message(job)
     )
@@ -147,27 +153,34 @@ async def _action_refused(
     )
 
 
-@router.post("/jobs/{job_id}/cancel", dependencies=GUARDED)
-async def cancel_job(request: Request, manager: Manager, job_id: str) -> Response:
+@router.post("/jobs/{job_id}/cancel")
+async def cancel_job(
+    request: Request, manager: Manager, caller: Operator, audit: Audit, job_id: str
+) -> Response:
     try:
-        await manager.cancel_job(job_id, actor=ACTOR)
+        before = await manager.get_job(job_id)
+        after = await manager.cancel_job(job_id, actor=caller.name)
     except JobNotFound:
         return _gone(request, job_id)
     except ScrapeJobsError as exc:
         return await _action_refused(request, manager, job_id, exc)
+    await audit.job(AuditAction.JOB_CANCEL, before, after)
     return await _job_update(
         request, manager, job_id, target="action", action_message="Job cancelled"
     )
 
 
-@router.post("/jobs/{job_id}/delete", dependencies=GUARDED)
-async def delete_job(request: Request, manager: Manager, job_id: str) -> Response:
+@router.post("/jobs/{job_id}/delete")
+async def delete_job(
+    request: Request, manager: Manager, _caller: Admin, audit: Audit, job_id: str
+) -> Response:
     try:
         job = await manager.delete_job(job_id)
     except JobNotFound:
         return _gone(request, job_id)
     except ScrapeJobsError as exc:
         return await _action_refused(request, manager, job_id, exc)
+    await audit.job(AuditAction.JOB_DELETE, job, None)
     context = {"job": job, "nav": "jobs"}
     if is_htmx(request):
         headers = {"HX-Retarget": "#job-page", "HX-Reswap": "innerHTML"}

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field, StrictStr, StringConstraints, field_validator
 
+from scrapejobs.access import Caller, Role
+from scrapejobs.audit import AuditAction
 from scrapejobs.errors import InvalidRequest, JobConflict, StorageUnavailable
 from scrapejobs.failures import FailurePattern
 from scrapejobs.jobs import Job, JobStatus, JobType, normalize_domain, timestamp
@@ -29,12 +31,16 @@ from scrapejobs.schemas import (
     StrictModel,
     Text,
 )
+from scrapejobs.web.auth import Admin, Operator, Worker, allow
 from scrapejobs.web.envelope import failure, success
-from scrapejobs.web.serialize import job_json, page_json, site_state_json
+from scrapejobs.web.recorder import Audit
+from scrapejobs.web.serialize import claim_json, job_json, page_json, site_state_json
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/scrape-jobs", tags=["jobs"])
+router = APIRouter(
+    prefix="/api/scrape-jobs", tags=["jobs"], dependencies=[Depends(allow(Role.VIEWER))]
+)
 
 
 def get_manager(request: Request) -> JobManager:
@@ -79,10 +85,17 @@ class ListQuery(DomainQuery):
 
 @router.post("", status_code=201, summary="Create a job")
 async def create_job(
-    manager: Manager, body: JobCreate, idempotency_key: IdempotencyKey = None
+    manager: Manager,
+    caller: Operator,
+    audit: Audit,
+    body: JobCreate,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    job, created = await manager.create_job(body, idempotency_key=idempotency_key)
+    job, created = await manager.create_job(
+        body, idempotency_key=idempotency_key, actor=caller.name
+    )
     if created:
+        await audit.job(AuditAction.JOB_CREATE, None, job)
         return success(job_json(job), "Job created", status_code=201)
     return success(job_json(job), "Job already exists for this Idempotency-Key")
 
@@ -131,20 +144,25 @@ async def stats(manager: Manager, query: Annotated[StatsQuery, Query()]) -> JSON
 
 @router.post("/next", summary="Claim the next due job (workers)")
 async def claim_next(
-    manager: Manager, body: Annotated[ClaimRequest | None, Body()] = None
+    manager: Manager, _caller: Worker, body: Annotated[ClaimRequest | None, Body()] = None
 ) -> JSONResponse:
     body = body or ClaimRequest()
     worker_id = body.workerId or f"worker-{uuid.uuid4().hex[:12]}"
     job = await manager.claim_next(worker_id, lease_seconds=body.leaseSeconds)
     if job is None:
         return success(None, "No job is due")
-    return success(job_json(job), f"Job claimed by {worker_id}")
+    return success(claim_json(job), f"Job claimed by {worker_id}")
 
 
 @router.post("/retry", summary="Retry the failed jobs that match (bulk)")
-async def bulk_retry(manager: Manager, body: BulkRetryRequest) -> JSONResponse:
-    results = await manager.bulk_retry(body)
+async def bulk_retry(
+    manager: Manager, caller: Operator, audit: Audit, body: BulkRetryRequest
+) -> JSONResponse:
+    results = await manager.bulk_retry(body, actor=caller.name)
     retried = sum(result.success for result in results)
+    done = [result.jobId for result in results if result.success]
+    scope = body.model_dump(mode="json", exclude_none=True)
+    await audit(AuditAction.JOBS_BULK_RETRY, after={"request": scope, "retried": done})
     data: list[dict[str, Any]] = [
         {
             "jobId": result.jobId,
@@ -158,12 +176,15 @@ async def bulk_retry(manager: Manager, body: BulkRetryRequest) -> JSONResponse:
 
 
 @router.post("/prune", summary="Delete ended jobs, with their pages and events, older than given")
-async def prune(manager: Manager, body: PruneRequest) -> JSONResponse:
+async def prune(manager: Manager, _caller: Admin, audit: Audit, body: PruneRequest) -> JSONResponse:
     statuses = tuple(JobStatus(status) for status in body.status or ())
     retention = Retention.parse(body.olderThan, statuses)
     done = await manager.prune(retention, dry_run=body.dryRun)
     if done is None:
         raise JobConflict("Another process is pruning now; try again")
+    if not body.dryRun:
+        scope = {"olderThan": body.olderThan, "statuses": [s.value for s in retention.statuses]}
+        await audit(AuditAction.JOBS_PRUNE, after={**scope, "deleted": done})
     data = {
         "deleted": 0 if body.dryRun else done,
         "matched": done,
@@ -211,20 +232,23 @@ async def _json_envelope(items: AsyncIterator[str]) -> AsyncIterator[str]:
     yield "]}"
 
 
-async def _dispatch(manager: JobManager, job_id: str, body: JobUpdate) -> Job:
-    """A PATCH is an edit, a cancel, or a report of an attempt's outcome (with edits)."""
+async def _dispatch(manager: JobManager, caller: Caller, job_id: str, body: JobUpdate) -> Job:
+    """A PATCH is an edit, a cancel (operators), or a report of an attempt's outcome
+    (workers; with edits, operators)."""
     edit = body.edit()
+    is_report = body.status in ("completed", "failed")
+    caller.require(Role.WORKER if is_report and not edit.details() else Role.OPERATOR)
     if body.status is None:
-        return await manager.edit_job(job_id, edit)
+        return await manager.edit_job(job_id, edit, actor=caller.name)
     if body.status == "cancelled":
-        return await manager.cancel_job(job_id, edit=edit)
+        return await manager.cancel_job(job_id, actor=caller.name, edit=edit)
     if body.status == "completed":
         return await manager.complete_attempt(
-            job_id, worker_id=body.workerId, edit=edit, note=body.note
+            job_id, worker_id=body.workerId, lease_token=body.leaseToken, edit=edit, note=body.note
         )
     if body.status == "failed":
         return await manager.fail_attempt(
-            job_id, body.failure(), worker_id=body.workerId, edit=edit
+            job_id, body.failure(), worker_id=body.workerId, lease_token=body.leaseToken, edit=edit
         )
     raise InvalidRequest(
         f"status cannot be set to '{body.status}'",
@@ -234,8 +258,19 @@ async def _dispatch(manager: JobManager, job_id: str, body: JobUpdate) -> Job:
 
 
 @router.patch("/{job_id}", summary="Edit, cancel, or report an attempt's outcome")
-async def update_job(manager: Manager, job_id: str, body: JobUpdate) -> JSONResponse:
-    job = await _dispatch(manager, job_id, body)
+async def update_job(
+    manager: Manager,
+    caller: Worker,
+    audit: Audit,
+    job_id: str,
+    body: JobUpdate,
+) -> JSONResponse:
+    """Reports are the job's own history (its events); edits and cancels are audited."""
+    before = None if body.status in ("completed", "failed") else await manager.get_job(job_id)
+    job = await _dispatch(manager, caller, job_id, body)
+    if before is not None:
+        cancelled = body.status == "cancelled"
+        await audit.job(AuditAction.JOB_CANCEL if cancelled else AuditAction.JOB_EDIT, before, job)
     message = "Job updated"
     if body.status == "failed" and job.status is JobStatus.PENDING:
         message = f"Job failed; {retry_message(job).lower()}"
@@ -243,24 +278,35 @@ async def update_job(manager: Manager, job_id: str, body: JobUpdate) -> JSONResp
 
 
 @router.delete("/{job_id}", summary="Delete a job that is not running")
-async def delete_job(manager: Manager, job_id: str) -> JSONResponse:
+async def delete_job(manager: Manager, _caller: Admin, audit: Audit, job_id: str) -> JSONResponse:
     job = await manager.delete_job(job_id)
+    await audit.job(AuditAction.JOB_DELETE, job, None)
     return success({"id": job.id}, "Job deleted")
 
 
 @router.post("/{job_id}/retry", summary="Retry a failed job (the seed's endpoint)")
 async def retry_job(
-    manager: Manager, job_id: str, body: Annotated[RetryRequest | None, Body()] = None
+    manager: Manager,
+    caller: Operator,
+    audit: Audit,
+    job_id: str,
+    body: Annotated[RetryRequest | None, Body()] = None,
 ) -> JSONResponse:
     delay = body.delaySeconds if body else 0
     try:
-        job = await manager.retry_job(job_id, delay_seconds=delay)
+        before = await manager.get_job(job_id)
+        job = await manager.retry_job(job_id, actor=caller.name, delay_seconds=delay)
     except StorageUnavailable:
         return failure(500, "Failed to retry scrape job", "Unable to update job status in database")
+    await audit.job(AuditAction.JOB_RETRY, before, job)
     return success(job_json(job), retry_message(job))
 
 
 @router.post("/{job_id}/heartbeat", summary="Extend a worker's lease")
-async def heartbeat(manager: Manager, job_id: str, body: HeartbeatRequest) -> JSONResponse:
-    job = await manager.heartbeat(job_id, body.workerId, lease_seconds=body.leaseSeconds)
+async def heartbeat(
+    manager: Manager, _caller: Worker, job_id: str, body: HeartbeatRequest
+) -> JSONResponse:
+    job = await manager.heartbeat(
+        job_id, body.workerId, lease_token=body.leaseToken, lease_seconds=body.leaseSeconds
+    )
     return success(job_json(job), "Lease extended")

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scrapejobs.manager import JobManager
 from scrapejobs.metrics import HTTP_DURATION, exposition
+from scrapejobs.web.auth import Viewer
 
 __all__ = ["RequestTimer", "router"]
 
@@ -19,7 +20,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", summary="Prometheus metrics (text format)", response_class=Response)
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, _caller: Viewer) -> Response:
     manager: JobManager = request.app.state.manager
     jobs_by_status, tally = await manager.insights.shared_counts()
     sites = await manager.sites.count_by_state()

@@ -4,8 +4,10 @@ The dashboard's routes (``dashboard.py``, ``job_page.py``) render through
 :func:`render`; templates autoescape everything, since domains, errors,
 metadata and the titles of crawled pages are other people's text. Every page
 is sent with a strict Content-Security-Policy (scripts and styles from
-``/static`` only, no inline code, no eval), and state-changing posts from
-another site are refused (:data:`GUARDED`).
+``/static`` only, no inline code, no eval). Every page needs a viewer
+(:data:`PAGES`, ``auth.py``), and templates see who is signed in (``caller``)
+and what they may do (``may("operator")``), to show only the buttons that
+work; ``auth.CrossSiteGuard`` refuses other sites' posts.
 """
 
 from __future__ import annotations
@@ -14,24 +16,25 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import jinja2
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
+from scrapejobs.access import Caller, Role
 from scrapejobs.errors import ScrapeJobsError
 from scrapejobs.failures import FailurePattern
 from scrapejobs.jobs import JobStatus, JobType
 from scrapejobs.manager import JobManager
 from scrapejobs.web import views
+from scrapejobs.web.auth import allow
 from scrapejobs.web.envelope import STATUS_OF_ERROR, validation_details
 
 __all__ = [
-    "ACTOR",
-    "GUARDED",
     "HTMX_VERSION",
+    "PAGES",
     "PAGE_METHODS",
     "STATIC_DIR",
     "Manager",
@@ -46,8 +49,6 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
 HTMX_VERSION = "2.0.11"
-ACTOR = "dashboard"
-"""``retriedBy`` (and the event actor) of what a person does in the dashboard."""
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -99,14 +100,8 @@ def get_manager(request: Request) -> JobManager:
 Manager = Annotated[JobManager, Depends(get_manager)]
 
 
-def same_origin(request: Request) -> None:
-    """Refuse a state-changing request another site's page made the browser send."""
-    origin, host = request.headers.get("origin"), request.headers.get("host")
-    if views.is_cross_site(origin, host, request.headers.get("sec-fetch-site")):
-        raise HTTPException(403, "Cross-site request refused")
-
-
-GUARDED = [Depends(same_origin)]
+PAGES = [Depends(allow(Role.VIEWER))]
+"""Every dashboard router's dependency: a signed-in viewer (or no keys at all)."""
 
 
 def is_htmx(request: Request) -> bool:
@@ -125,11 +120,19 @@ def render(
     response: HTMLResponse = templates.TemplateResponse(
         request,
         name,
-        {"nav": "", **context},
+        {"nav": "", **_access(request), **context},
         status_code=status_code,
         headers={**PAGE_HEADERS, **(headers or {})},
     )
     return response
+
+
+def _access(request: Request) -> dict[str, Any]:
+    caller: Caller | None = getattr(request.state, "caller", None)
+    return {
+        "caller": caller,
+        "may": lambda role: caller is not None and caller.role.allows(Role(role)),
+    }
 
 
 def api_validation_details(exc: ValidationError) -> list[dict[str, str]]:

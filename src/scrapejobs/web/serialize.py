@@ -12,7 +12,7 @@ from scrapejobs.jobs import PAGE_FIELDS, Job, system_facts, timestamp
 from scrapejobs.site_manager import SiteView
 from scrapejobs.sites import Site, SiteStatus
 
-__all__ = ["attempt_json", "job_json", "page_json", "site_json"]
+__all__ = ["attempt_json", "claim_json", "job_json", "page_json", "site_json"]
 
 
 def _ts(moment: datetime | None) -> str | None:
@@ -48,6 +48,12 @@ def job_json(
     if attempts is not None:
         body["attempts"] = [attempt_json(attempt) for attempt in attempts]
     return body
+
+
+def claim_json(job: Job) -> dict[str, Any]:
+    """A job as its claimer sees it: with ``leaseToken``, which its heartbeats and its
+    report must carry. Only the claim's answer shows it (``scrapejobs.leases``)."""
+    return job_json(job) | {"leaseToken": job.lease_token}
 
 
 def page_json(row: dict[str, Any]) -> dict[str, Any]:

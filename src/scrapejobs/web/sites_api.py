@@ -8,19 +8,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import Field, StrictBool, model_validator
 
+from scrapejobs.access import Role
+from scrapejobs.audit import AuditAction
 from scrapejobs.schemas import StrictModel
 from scrapejobs.sites import SiteStatus
+from scrapejobs.web.auth import Admin, allow
 from scrapejobs.web.envelope import success
 from scrapejobs.web.jobs_api import Manager
+from scrapejobs.web.recorder import Audit
 from scrapejobs.web.serialize import site_json
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/domains", tags=["sites"])
+router = APIRouter(
+    prefix="/api/domains", tags=["sites"], dependencies=[Depends(allow(Role.VIEWER))]
+)
 
 
 class SiteQuery(StrictModel):
@@ -66,14 +72,19 @@ async def get_site(manager: Manager, site: str) -> JSONResponse:
 
 
 @router.patch("/{site}", summary="Pause a site or let it go again; set its fleet-wide limits")
-async def update_site(manager: Manager, site: str, body: SiteUpdate) -> JSONResponse:
+async def update_site(
+    manager: Manager, _caller: Admin, audit: Audit, site: str, body: SiteUpdate
+) -> JSONResponse:
     changes = body.changes()
     view = await manager.sites.update(site, **changes)
+    await audit(AuditAction.SITE_UPDATE, view.site.site, after=body.model_dump(exclude_unset=True))
     if "paused" not in changes:
         return success(site_json(view), "Site limits set")
     return success(site_json(view), "Site paused" if body.paused else "Site unpaused")
 
 
 @router.post("/{site}/resume", summary="End a site's pause, cooldown and open circuit now")
-async def resume_site(manager: Manager, site: str) -> JSONResponse:
-    return success(site_json(await manager.sites.resume(site)), "Site resumed")
+async def resume_site(manager: Manager, _caller: Admin, audit: Audit, site: str) -> JSONResponse:
+    view = await manager.sites.resume(site)
+    await audit(AuditAction.SITE_RESUME, view.site.site)
+    return success(site_json(view), "Site resumed")
