@@ -75,4 +75,4 @@ bench-stats: $(STAMP)
 .PHONY: bench-queue
 bench-queue: $(BIN)/python
 	$(BIN)/pip install -q -e '.[bench]'
-	$(BIN)/python bench/queue.py $(BENCH_ARGS)
+	$(BIN)/python bench/queue_throughput.py $(BENCH_ARGS)

@@ -146,8 +146,7 @@ def soft_open_files(pid: int) -> int:
 async def health_check(port: int) -> float | None:
     """One ``GET /healthz`` on a new connection, as a load balancer's probe makes: ms, or None.
 
-    Raw sockets rather than httpx: this script runs from ``bench/``, whose
-    ``queue.py`` hides the standard library's from anyio.
+    Raw sockets: a new connection per probe, nothing pooled or retried.
     """
     start = time.perf_counter()
     try:

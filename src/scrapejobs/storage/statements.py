@@ -1,7 +1,7 @@
 """The queue's hot statements, built once: the claim and the save.
 
 Building a statement and its cache key on every call cost more CPU than the
-database spent running it (bench/queue.py); these are built once, with every
+database spent running it (bench/queue_throughput.py); these are built once, with every
 value a bound parameter, so each call only binds and sends.
 """
 

@@ -39,7 +39,7 @@ latency is from the enqueue's commit to the claim returning.
 
 Usage::
 
-    .venv/bin/python bench/queue.py [--jobs 5000] [--rounds 3] [--consumers 1,4,16]
+    .venv/bin/python bench/queue_throughput.py [--jobs 5000] [--rounds 3] [--consumers 1,4,16]
         [--processes 2] [--domains 1000] [--only SYSTEM,...] [--idle-samples 10]
         [--idle-pause 2] [--quick] [--postgres-url URL] [--write-docs]
 
@@ -77,13 +77,6 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-# This file is bench/queue.py, and Python puts its folder first on sys.path: without
-# this, the standard library's `import queue` (logging.handlers, asyncio's thread
-# pool, psycopg_pool) would import this script instead. Third-party modules are
-# therefore imported inside functions, after this line.
-if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    del sys.path[0]
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS_FILE = REPO / "docs" / "benchmarks.md"
