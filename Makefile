@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.installed-test
 SCRAPEJOBS_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export SCRAPEJOBS_TEST_POSTGRES_URL
 
-.PHONY: install install-test run demo test lint clean
+.PHONY: install install-test run demo test fuzz lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ test: $(TEST_STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# The OpenAPI document against a live server (docs/api.md#the-openapi-document): schemathesis,
+# every operation, without and with an API key, about 4 minutes. Not part of `make test`.
+# Options in FUZZ_ARGS, e.g. `make fuzz FUZZ_ARGS="--max-time 30 --round open"`.
+FUZZ_ARGS ?=
+
+fuzz: $(TEST_STAMP)
+	$(BIN)/python -m tests.fuzz.run_schemathesis $(FUZZ_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench

@@ -23,6 +23,8 @@ ENDED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 """The statuses a job ends in; only those are ever pruned."""
 PRUNE_BATCH = 500
 """Jobs deleted per transaction: short transactions, never one that holds every row."""
+MAX_AGE = timedelta(weeks=10_000)
+"""Older than this, a cutoff would fall before year 1 (a 400, not an overflow)."""
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 
@@ -36,7 +38,12 @@ def parse_duration(text: str) -> timedelta | None:
     True
     """
     match = _DURATION.fullmatch(text.strip())
-    return timedelta(seconds=float(match[1]) * UNITS[match[2]]) if match else None
+    if match is None:
+        return None
+    try:
+        return timedelta(seconds=float(match[1]) * UNITS[match[2]])
+    except OverflowError:  # more days than a timedelta holds
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +57,11 @@ class Retention:
     def parse(cls, older_than: str, statuses: tuple[JobStatus, ...] = ()) -> Retention:
         """From a request's words; InvalidRequest (a 400) for anything else."""
         age = parse_duration(older_than)
-        if age is None or age <= timedelta(0):
+        if age is None or not timedelta(0) < age <= MAX_AGE:
             raise InvalidRequest(
                 "Invalid retention",
-                f"olderThan must be a duration such as 90s, 30m, 24h, 7d or 2w, not {older_than!r}",
+                f"olderThan must be a duration such as 90s, 30m, 24h, 7d or 2w, at most 10000w, "
+                f"not {older_than!r}",
             )
         running = [status.value for status in statuses if status not in ENDED]
         if running:

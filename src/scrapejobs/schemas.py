@@ -12,10 +12,12 @@ import hashlib
 import json
 import math
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -36,9 +38,21 @@ from scrapejobs.jobs import (
     check_metadata_size,
     normalize_domain,
 )
+from scrapejobs.json_schemas import (
+    DOMAIN_PATTERN,
+    DURATION_PATTERN,
+    HEADER_VALUE_PATTERN,
+    HTTP_URL_PATTERN,
+    JSON_VALUE_REF,
+    NO_NUL,
+    Documented,
+    one_of_given,
+    with_status,
+)
 from scrapejobs.transitions import JobEdit
 
 __all__ = [
+    "DOMAIN_DOCUMENTED",
     "BulkRetryRequest",
     "ClaimRequest",
     "HeartbeatRequest",
@@ -121,25 +135,57 @@ def _check_http_url(value: str) -> str:
         raise ValueError("must be an absolute http(s) URL")
     if any(ch.isspace() for ch in value):
         raise ValueError("must not contain white space")
+    try:
+        urlsplit(value)  # the job's site is read from it (an unpaired "[" was a 500)
+    except ValueError as exc:
+        raise ValueError("must be an absolute http(s) URL") from exc
     return value
 
 
-# Strict scalars: "5" is not 5, true is not 1, 5.0 is not an integer.
-Text = Annotated[StrictStr, AfterValidator(_check_text)]
-Name = Annotated[
-    StrictStr, StringConstraints(min_length=1, max_length=200), AfterValidator(_check_text)
+def _integral(value: Any) -> Any:
+    """JSON has one number type: 5.0 is the integer 5 (as JSON Schema's ``integer`` says)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Strict scalars: "5" is not 5, true is not 1, 5.5 is not an integer (5.0 is 5).
+INTEGRAL = BeforeValidator(_integral)
+"""After a ``Field``'s bounds in an ``Annotated``, so the JSON Schema keeps them."""
+Text = Annotated[StrictStr, AfterValidator(_check_text), Documented(pattern=NO_NUL)]
+Name = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+# 253: a host name's limit, so that every string the pattern takes is one.
+DOMAIN_DOCUMENTED = Documented(pattern=DOMAIN_PATTERN, minLength=1, maxLength=253)
+Domain = Annotated[
+    StrictStr,
+    StringConstraints(max_length=300),
+    AfterValidator(_check_domain),
+    DOMAIN_DOCUMENTED,
 ]
-Domain = Annotated[StrictStr, StringConstraints(max_length=300), AfterValidator(_check_domain)]
-Metadata = Annotated[dict[str, Any], AfterValidator(_check_metadata)]
-Priority = Annotated[StrictInt, Field(ge=1, le=10)]
-MaxRetries = Annotated[StrictInt, Field(ge=0, le=10)]
+Metadata = Annotated[
+    dict[str, Any],
+    AfterValidator(_check_metadata),
+    Documented(
+        propertyNames={"pattern": NO_NUL, "not": {"enum": list(SYSTEM_METADATA_KEYS)}},
+        additionalProperties=JSON_VALUE_REF,
+        description="Free-form JSON, at most 64 KiB and 16 levels deep; no NUL in strings, "
+        "integers within 64 bits, none of the system's keys (docs/api.md)",
+    ),
+]
+Priority = Annotated[StrictInt, Field(ge=1, le=10), INTEGRAL]
+MaxRetries = Annotated[StrictInt, Field(ge=0, le=10), INTEGRAL]
 Delay = Annotated[StrictFloat, Field(ge=0, le=30 * 86_400, allow_inf_nan=False)]
-HttpUrl = Annotated[StrictStr, StringConstraints(max_length=2048), AfterValidator(_check_http_url)]
+HttpUrl = Annotated[
+    StrictStr,
+    StringConstraints(max_length=2048),
+    AfterValidator(_check_http_url),
+    Documented(pattern=HTTP_URL_PATTERN),
+]
 JobId = Annotated[Text, StringConstraints(max_length=64)]
 QueryParameter = Annotated[
     StrictStr, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-\[\]]+\*?$")
 ]
-LeaseSeconds = Annotated[StrictInt, Field(ge=1, le=3600)]
+LeaseSeconds = Annotated[StrictInt, Field(ge=1, le=3600), INTEGRAL]
 LeaseToken = Annotated[
     StrictStr, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 ]
@@ -155,10 +201,11 @@ class StrictModel(BaseModel):
 class JobConfig(StrictModel):
     """A job's crawl settings (CONTRACT section 4). Every field is optional in a request."""
 
-    depth: Annotated[StrictInt, Field(ge=0, le=20)] | None = None
-    maxPages: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
+    depth: Annotated[StrictInt, Field(ge=0, le=20), INTEGRAL] | None = None
+    maxPages: Annotated[StrictInt, Field(ge=1, le=100_000), INTEGRAL] | None = None
     timeout: (
-        Annotated[StrictInt, Field(ge=100, le=120_000, description="ms per request")] | None
+        Annotated[StrictInt, Field(ge=100, le=120_000, description="ms per request"), INTEGRAL]
+        | None
     ) = None
     respectRobots: StrictBool | None = None
     userAgent: (
@@ -166,23 +213,25 @@ class JobConfig(StrictModel):
             Text,
             StringConstraints(min_length=1, max_length=512),
             AfterValidator(_check_header_value),
+            Documented(pattern=HEADER_VALUE_PATTERN),
         ]
         | None
     ) = None
     delay: (
-        Annotated[StrictInt, Field(ge=0, le=600_000, description="ms between requests")] | None
-    ) = None
-    maxConcurrentRequests: Annotated[StrictInt, Field(ge=1, le=64)] | None = None
-    respectRetryAfter: StrictBool | None = None
-    autoRetry: StrictBool | None = None
-    startUrl: (
-        Annotated[StrictStr, StringConstraints(max_length=2048), AfterValidator(_check_http_url)]
+        Annotated[StrictInt, Field(ge=0, le=600_000, description="ms between requests"), INTEGRAL]
         | None
     ) = None
+    maxConcurrentRequests: Annotated[StrictInt, Field(ge=1, le=64), INTEGRAL] | None = None
+    respectRetryAfter: StrictBool | None = None
+    autoRetry: StrictBool | None = None
+    startUrl: HttpUrl | None = None
     maxDuration: (
-        Annotated[StrictInt, Field(ge=1000, le=7 * 86_400_000, description="ms per attempt")] | None
+        Annotated[
+            StrictInt, Field(ge=1000, le=7 * 86_400_000, description="ms per attempt"), INTEGRAL
+        ]
+        | None
     ) = None
-    maxPageBytes: Annotated[StrictInt, Field(ge=1024, le=64 * 2**20)] | None = None
+    maxPageBytes: Annotated[StrictInt, Field(ge=1024, le=64 * 2**20), INTEGRAL] | None = None
     dropQueryParameters: (
         Annotated[list[QueryParameter], Field(max_length=100, description="name or prefix*")] | None
     ) = None
@@ -213,18 +262,39 @@ class JobCreate(StrictModel):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+REPORT_FIELDS = ("error_message", "errorType", "httpStatus", "retryAfter", "workerId", "leaseToken")
+
+
 class JobUpdate(StrictModel):
     """``PATCH /api/scrape-jobs/{id}``: edits, a cancel, or a worker's report."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "minProperties": 1,
+            "dependentSchemas": {
+                **dict.fromkeys(REPORT_FIELDS, with_status("completed", "failed")),
+                "note": with_status("completed"),
+            },
+        },
+    )
 
     priority: Priority | None = None
     max_retries: MaxRetries | None = None
     config: JobConfig | None = None
     metadata: Metadata | None = None
-    status: Literal["pending", "running", "completed", "failed", "cancelled"] | None = None
+    # pending and running are refused with a reason, so the document does not offer them.
+    status: (
+        Annotated[
+            Literal["pending", "running", "completed", "failed", "cancelled"],
+            Documented(enum=["completed", "failed", "cancelled"]),
+        ]
+        | None
+    ) = None
     # A worker's report of an attempt (status completed or failed only):
     error_message: Annotated[Text, StringConstraints(max_length=10_000)] | None = None
     errorType: ErrorType | None = None
-    httpStatus: Annotated[StrictInt, Field(ge=100, le=599)] | None = None
+    httpStatus: Annotated[StrictInt, Field(ge=100, le=599), INTEGRAL] | None = None
     retryAfter: (
         Annotated[StrictFloat, Field(ge=0, le=MAX_RETRY_AFTER, allow_inf_nan=False)] | None
     ) = None
@@ -235,9 +305,7 @@ class JobUpdate(StrictModel):
 
     @model_validator(mode="after")
     def _report_fields_need_a_report(self) -> JobUpdate:
-        report_fields = {"error_message", "errorType", "httpStatus", "retryAfter", "workerId"}
-        report_fields.add("leaseToken")
-        given = sorted(report_fields & self.model_fields_set)
+        given = sorted(set(REPORT_FIELDS) & self.model_fields_set)
         if given and self.status not in ("completed", "failed"):
             raise ValueError(
                 f"{', '.join(given)} may only be sent with status 'completed' or 'failed'"
@@ -276,11 +344,16 @@ class RetryRequest(StrictModel):
 class BulkRetryRequest(StrictModel):
     """``POST /api/scrape-jobs/retry``: retry the failed jobs that match."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=one_of_given("domain", "failurePattern", "errorContains", "ids"),
+    )
+
     domain: Domain | None = None
     failurePattern: FailurePattern | None = None
     errorContains: Annotated[Text, StringConstraints(min_length=1, max_length=500)] | None = None
     ids: Annotated[list[JobId], Field(min_length=1, max_length=1000)] | None = None
-    limit: Annotated[StrictInt, Field(ge=1, le=1000)] = 100
+    limit: Annotated[StrictInt, Field(ge=1, le=1000), INTEGRAL] = 100
     delaySeconds: Delay = 0
 
     @model_validator(mode="after")
@@ -294,7 +367,9 @@ class BulkRetryRequest(StrictModel):
 class PruneRequest(StrictModel):
     """``POST /api/scrape-jobs/prune``: delete the ended jobs unchanged for ``olderThan``."""
 
-    olderThan: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    olderThan: Annotated[
+        str, StringConstraints(min_length=1, max_length=20), Documented(pattern=DURATION_PATTERN)
+    ]
     """A duration: ``90s``, ``30m``, ``24h``, ``30d``, ``2w``."""
     status: list[Literal["completed", "failed", "cancelled"]] | None = None
     """Only these statuses (default: all three)."""

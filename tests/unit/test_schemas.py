@@ -83,7 +83,7 @@ def test_job_types(job_type: str) -> None:
 
 # --- JobCreate: strictness and ranges ----------------------------------------------
 
-NOT_INTS = ["5", True, 5.0, None, [5], {"v": 5}]
+NOT_INTS = ["5", True, 5.5, None, [5], {"v": 5}]
 
 
 @pytest.mark.parametrize("value", NOT_INTS)
@@ -92,12 +92,19 @@ def test_top_level_ints_are_strict(field: str, value: Any) -> None:
     rejects(JobCreate, {"domain": "example.com", field: value})
 
 
-@pytest.mark.parametrize("value", ["5", True, 5.0, [5]])
+@pytest.mark.parametrize("value", ["5", True, 5.5, [5]])
 @pytest.mark.parametrize(
     "field", ["depth", "maxPages", "timeout", "delay", "maxConcurrentRequests"]
 )
 def test_config_ints_are_strict(field: str, value: Any) -> None:
     rejects(JobCreate, {"domain": "example.com", "config": {field: value}})
+
+
+def test_an_integral_float_is_the_integer() -> None:
+    """JSON has one number type, and JSON Schema's integer takes 5.0: so does the API."""
+    job = JobCreate.model_validate({"domain": "a.com", "priority": 5.0, "config": {"depth": 2.0}})
+    assert (job.priority, job.config.depth) == (5, 2)
+    assert type(job.priority) is int and type(job.config.depth) is int
 
 
 def test_the_optional_crawl_limits_are_kept_only_when_given() -> None:
@@ -442,7 +449,7 @@ def test_claim_request_accepts(data: dict[str, Any]) -> None:
         {"leaseSeconds": 0},
         {"leaseSeconds": 3601},
         {"leaseSeconds": "60"},
-        {"leaseSeconds": 60.0},
+        {"leaseSeconds": 60.5},
         {"leaseSeconds": True},
         {"worker": "w1"},
     ],

@@ -22,17 +22,13 @@ from scrapejobs.web.auth import CrossSiteGuard
 from scrapejobs.web.bounds import BoundedRequests
 from scrapejobs.web.dashboard import router as dashboard_router
 from scrapejobs.web.domains_page import router as domains_page_router
-from scrapejobs.web.envelope import (
-    document_envelope_errors,
-    failure,
-    install_error_handlers,
-    success,
-)
+from scrapejobs.web.envelope import failure, install_error_handlers, success
 from scrapejobs.web.job_page import router as job_page_router
 from scrapejobs.web.jobs_api import router as jobs_router
 from scrapejobs.web.keys_api import router as keys_router
 from scrapejobs.web.observability import RequestTimer
 from scrapejobs.web.observability import router as metrics_router
+from scrapejobs.web.openapi import document_envelope_errors
 from scrapejobs.web.pages import static_files
 from scrapejobs.web.signin import install_sign_in
 from scrapejobs.web.sites_api import router as sites_router

@@ -8,6 +8,7 @@ FastAPI's 422), unknown routes 404, wrong methods 405, faults 500.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.convertors import CONVERTOR_TYPES
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
@@ -33,6 +35,7 @@ from scrapejobs.errors import (
 )
 
 __all__ = [
+    "ERROR_SCHEMA",
     "STATUS_OF_ERROR",
     "failure",
     "install_error_handlers",
@@ -59,6 +62,7 @@ STATUS_OF_ERROR: tuple[tuple[type[ScrapeJobsError], int], ...] = (
 # FastAPI raises a bare 400 for bodies it cannot parse at all (bad UTF-8,
 # nesting too deep for the parser); they are invalid JSON to the client.
 HTTP_ERRORS = {400: "Invalid JSON body", 404: "Not found", 405: "Method not allowed"}
+_PARAMETER = re.compile(r"\{(\w+)\}")
 BODY_UNPARSEABLE = [{"field": "body", "message": "Body could not be parsed as JSON"}]
 
 
@@ -108,14 +112,26 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
 def _allowed_methods(request: Request) -> str:
     """Every method of every route on this path (Starlette names only the first route's).
 
-    Read from the OpenAPI document, which FastAPI builds once and caches.
+    Read from the OpenAPI document, which FastAPI builds once and caches. A
+    path parameter named as a registered convertor is matched with it, as the
+    router matches it: ``{job_id}`` never takes ``next``, so
+    ``/api/scrape-jobs/next`` lists only ``POST``.
     """
     methods: set[str] = set()
     for template, operations in request.app.openapi()["paths"].items():
-        pattern, _, _ = compile_path(template)
-        if pattern.match(request.url.path):
+        if _route_pattern(template).match(request.url.path):
             methods.update(method.upper() for method in operations)
+    if "GET" in methods:
+        methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
     return ", ".join(sorted(methods))
+
+
+def _route_pattern(template: str) -> re.Pattern[str]:
+    typed = _PARAMETER.sub(
+        lambda name: f"{{{name[1]}:{name[1]}}}" if name[1] in CONVERTOR_TYPES else name[0],
+        template,
+    )
+    return compile_path(typed)[0]
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -155,28 +171,6 @@ ERROR_SCHEMA = {
         "details": {},
     },
 }
-
-
-def document_envelope_errors(app: FastAPI) -> None:
-    """Make /docs tell the truth: validation errors are 400 envelopes, never 422."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = FastAPI.openapi(app)
-            for operations in schema["paths"].values():
-                for operation in operations.values():
-                    if operation["responses"].pop("422", None) is None:
-                        continue
-                    operation["responses"]["400"] = {
-                        "description": "Invalid request (the seed's error envelope)",
-                        "content": {"application/json": {"schema": ERROR_SCHEMA}},
-                    }
-            schema["components"]["schemas"].pop("HTTPValidationError", None)
-            schema["components"]["schemas"].pop("ValidationError", None)
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -11,16 +11,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field, StrictStr, StringConstraints, field_validator
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from scrapejobs.access import Caller, Role
 from scrapejobs.audit import AuditAction
 from scrapejobs.errors import InvalidRequest, JobConflict, StorageUnavailable
 from scrapejobs.failures import FailurePattern
 from scrapejobs.jobs import Job, JobStatus, JobType, normalize_domain, timestamp
+from scrapejobs.json_schemas import Documented
 from scrapejobs.manager import JobManager, retry_message
-from scrapejobs.queries import NEWEST_FIRST, JobFilter, JobOrder
+from scrapejobs.queries import NEWEST_FIRST, JobFilter, JobOrder, SortKey
 from scrapejobs.retention import Retention
 from scrapejobs.schemas import (
+    DOMAIN_DOCUMENTED,
     BulkRetryRequest,
     ClaimRequest,
     HeartbeatRequest,
@@ -43,6 +46,16 @@ router = APIRouter(
 )
 
 
+class JobIdConvertor(StringConvertor):
+    """A ``{job_id}`` segment that is not one of the collection's own routes, so that
+    ``GET /api/scrape-jobs/next`` is a 405 (``Allow: POST``), not a lookup of job "next"."""
+
+    regex = "(?!(?:activity|next|prune|retry|stats)(?:/|$))[^/]+"
+
+
+register_url_convertor("job_id", JobIdConvertor())
+
+
 def get_manager(request: Request) -> JobManager:
     manager: JobManager = request.app.state.manager
     return manager
@@ -56,7 +69,7 @@ IdempotencyKey = Annotated[
 
 
 class DomainQuery(StrictModel):
-    domain: Annotated[StrictStr, Field(max_length=300)] | None = None
+    domain: Annotated[StrictStr, Field(max_length=300), DOMAIN_DOCUMENTED] | None = None
     job_type: JobType | None = None
 
     @field_validator("domain")
@@ -65,11 +78,14 @@ class DomainQuery(StrictModel):
         return normalize_domain(value) if value is not None else None
 
 
+SORTS = [prefix + key.value for key in SortKey for prefix in ("", "-")]
+
+
 class ListQuery(DomainQuery):
     status: JobStatus | None = None
     failure_pattern: FailurePattern | None = None
     search: Annotated[Text, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
-    sort: Annotated[StrictStr, Field(max_length=40)] | None = None
+    sort: Annotated[StrictStr, Field(max_length=40), Documented(enum=SORTS)] | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     offset: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0
 
@@ -196,7 +212,7 @@ async def prune(manager: Manager, _caller: Admin, audit: Audit, body: PruneReque
     return success(data, f"{verb} {done} ended jobs unchanged for {body.olderThan}")
 
 
-@router.get("/{job_id}", summary="One job with its attempt history and its site's state")
+@router.get("/{job_id:job_id}", summary="One job with its attempt history and its site's state")
 async def get_job(manager: Manager, job_id: str) -> JSONResponse:
     job = await manager.get_job(job_id)
     attempts = await manager.get_attempts(job.id)
@@ -210,7 +226,7 @@ class ResultsQuery(StrictModel):
     format: Literal["json", "jsonl"] = "json"
 
 
-@router.get("/{job_id}/results", summary="The pages the job's latest attempt crawled")
+@router.get("/{job_id:job_id}/results", summary="The pages the job's latest attempt crawled")
 async def results(
     manager: Manager, job_id: str, query: Annotated[ResultsQuery, Query()]
 ) -> StreamingResponse:
@@ -257,7 +273,7 @@ async def _dispatch(manager: JobManager, caller: Caller, job_id: str, body: JobU
     )
 
 
-@router.patch("/{job_id}", summary="Edit, cancel, or report an attempt's outcome")
+@router.patch("/{job_id:job_id}", summary="Edit, cancel, or report an attempt's outcome")
 async def update_job(
     manager: Manager,
     caller: Worker,
@@ -277,14 +293,14 @@ async def update_job(
     return success(job_json(job), message)
 
 
-@router.delete("/{job_id}", summary="Delete a job that is not running")
+@router.delete("/{job_id:job_id}", summary="Delete a job that is not running")
 async def delete_job(manager: Manager, _caller: Admin, audit: Audit, job_id: str) -> JSONResponse:
     job = await manager.delete_job(job_id)
     await audit.job(AuditAction.JOB_DELETE, job, None)
     return success({"id": job.id}, "Job deleted")
 
 
-@router.post("/{job_id}/retry", summary="Retry a failed job (the seed's endpoint)")
+@router.post("/{job_id:job_id}/retry", summary="Retry a failed job (the seed's endpoint)")
 async def retry_job(
     manager: Manager,
     caller: Operator,
@@ -302,7 +318,7 @@ async def retry_job(
     return success(job_json(job), retry_message(job))
 
 
-@router.post("/{job_id}/heartbeat", summary="Extend a worker's lease")
+@router.post("/{job_id:job_id}/heartbeat", summary="Extend a worker's lease")
 async def heartbeat(
     manager: Manager, _caller: Worker, job_id: str, body: HeartbeatRequest
 ) -> JSONResponse:

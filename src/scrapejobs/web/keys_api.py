@@ -13,6 +13,7 @@ from pydantic import Field, StrictStr
 
 from scrapejobs.access import Role, key_json
 from scrapejobs.audit import AuditAction
+from scrapejobs.json_schemas import Documented
 from scrapejobs.schemas import StrictModel
 from scrapejobs.web.auth import Admin, allow
 from scrapejobs.web.envelope import success
@@ -24,8 +25,16 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/keys", tags=["keys"], dependencies=[Depends(allow(Role.ADMIN))])
 
 
+# RESERVED_NAMES in any case, for the document (ECMA patterns have no inline flags).
+RESERVED = "^(?:[Aa][Pp][Ii]|[Cc][Ll][Ii]|[Dd][Aa][Ss][Hh][Bb][Oo][Aa][Rr][Dd]"
+RESERVED += "|[Ss][Yy][Ss][Tt][Ee][Mm]|[Ww][Oo][Rr][Kk][Ee][Rr])$"
+# What access.check_key_name takes (the check says why not).
+KEY_NAME = Documented(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+KEY_NAME.extra["not"] = {"pattern": RESERVED}
+
+
 class KeyCreate(StrictModel):
-    name: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    name: Annotated[StrictStr, Field(min_length=1, max_length=100), KEY_NAME]
     role: Role
 
 

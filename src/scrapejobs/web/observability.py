@@ -60,4 +60,6 @@ class RequestTimer:
 
 def _route(scope: Scope) -> str:
     route: Any = scope.get("route")
-    return getattr(route, "path", None) or "<unmatched>"
+    # path_format: the template without convertors ({job_id}, not {job_id:job_id})
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template or "<unmatched>"

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import Field, StrictBool, model_validator
+from pydantic import ConfigDict, Field, StrictBool, model_validator
 
 from scrapejobs.access import Role
 from scrapejobs.audit import AuditAction
+from scrapejobs.json_schemas import SITE_PATTERN
 from scrapejobs.schemas import StrictModel
 from scrapejobs.sites import SiteStatus
 from scrapejobs.web.auth import Admin, allow
@@ -23,6 +24,11 @@ from scrapejobs.web.recorder import Audit
 from scrapejobs.web.serialize import site_json
 
 __all__ = ["router"]
+
+# The document's pattern only: the lookup itself says why a name is not a site (a 400).
+SiteName = Annotated[
+    str, Path(json_schema_extra={"pattern": SITE_PATTERN, "minLength": 1, "maxLength": 253})
+]
 
 router = APIRouter(
     prefix="/api/domains", tags=["sites"], dependencies=[Depends(allow(Role.VIEWER))]
@@ -37,6 +43,8 @@ class SiteQuery(StrictModel):
 
 class SiteUpdate(StrictModel):
     """``PATCH /api/domains/{site}``: any of these; a limit set to null is removed."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     paused: StrictBool = False
     maxRequestsPerSecond: Annotated[float, Field(gt=0, le=10_000)] | None = None
@@ -67,13 +75,13 @@ async def list_sites(manager: Manager, query: Annotated[SiteQuery, Query()]) -> 
 
 
 @router.get("/{site}", summary="One site: its state, why, until when, and its jobs")
-async def get_site(manager: Manager, site: str) -> JSONResponse:
+async def get_site(manager: Manager, site: SiteName) -> JSONResponse:
     return success(site_json(await manager.sites.get_site(site)))
 
 
 @router.patch("/{site}", summary="Pause a site or let it go again; set its fleet-wide limits")
 async def update_site(
-    manager: Manager, _caller: Admin, audit: Audit, site: str, body: SiteUpdate
+    manager: Manager, _caller: Admin, audit: Audit, site: SiteName, body: SiteUpdate
 ) -> JSONResponse:
     changes = body.changes()
     view = await manager.sites.update(site, **changes)
@@ -84,7 +92,9 @@ async def update_site(
 
 
 @router.post("/{site}/resume", summary="End a site's pause, cooldown and open circuit now")
-async def resume_site(manager: Manager, _caller: Admin, audit: Audit, site: str) -> JSONResponse:
+async def resume_site(
+    manager: Manager, _caller: Admin, audit: Audit, site: SiteName
+) -> JSONResponse:
     view = await manager.sites.resume(site)
     await audit(AuditAction.SITE_RESUME, view.site.site)
     return success(site_json(view), "Site resumed")
