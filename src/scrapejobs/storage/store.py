@@ -40,6 +40,7 @@ from scrapejobs.storage.keys import SqlKeys
 from scrapejobs.storage.rows import event_from_row, event_values, job_from_row, job_values
 from scrapejobs.storage.tables import job_events, jobs
 from scrapejobs.storage.wakeups import Wakeups
+from scrapejobs.storage.writers import SqliteWriters
 from scrapejobs.transitions import started
 
 __all__ = ["SqlStore"]
@@ -58,11 +59,11 @@ class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
-        # SQLite has one writer at a time. Writers of this process take turns here
-        # instead of in SQLite's busy handler, which sleeps 1, 2, 5... 100 ms between
-        # tries and leaves the database idle meanwhile (other processes still wait
-        # there). PostgreSQL's writers run side by side.
-        self._writer: asyncio.Lock | None = None if self._postgres else asyncio.Lock()
+        # SQLite has one writer at a time. Writers take turns here (in this process,
+        # then with other processes: storage/writers.py) instead of in SQLite's busy
+        # handler, which sleeps 1, 2, 5... 100 ms between tries and lets one process
+        # starve another. PostgreSQL's writers run side by side.
+        self._writer = None if self._postgres else SqliteWriters(engine.url.database)
         self._wakeups = Wakeups(engine.url if self._postgres else None)
         self.api_keys = SqlKeys(self._transaction)
         self.audit = SqlAudit(self._transaction)
@@ -74,6 +75,8 @@ class SqlStore:
     async def close(self) -> None:
         await self._wakeups.close()
         await self.engine.dispose()
+        if self._writer is not None:
+            self._writer.close()
 
     async def watch_work(self, event: asyncio.Event) -> None:
         await self._wakeups.watch(event)
