@@ -291,10 +291,10 @@ def timestamp(moment: datetime) -> str:
 
     >>> timestamp(datetime(2024, 1, 1, 12, tzinfo=UTC))
     '2024-01-01T12:00:00.000Z'
+    >>> timestamp(datetime(1, 1, 1, tzinfo=UTC))  # four digits, as ISO 8601 says
+    '0001-01-01T00:00:00.000Z'
     """
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class InvalidDomain(ValueError):

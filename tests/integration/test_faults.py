@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from scrapejobs.settings import Settings
 from scrapejobs.storage.database import make_engine
 from scrapejobs.web import create_app
+from scrapejobs.web.envelope import DATABASE_DOWN
 from tests.conftest import _dsn, _truncate
 from tests.integration.test_api import JOBS, failed
 
@@ -69,3 +70,25 @@ async def test_postgres_connections_killed_by_the_server_are_replaced(
     assert claimed.json()["data"]["id"] == job_id
     health = await postgres_api.get("/healthz")
     assert health.status_code == 200
+
+
+async def test_a_database_failure_shows_clients_no_driver_internals(
+    api: httpx.AsyncClient, database_url: str
+) -> None:
+    """What failed (driver exceptions, addresses, table names) goes to the log, not out."""
+    admin = make_engine(database_url)
+    async with admin.begin() as conn:
+        await conn.execute(sa.text("ALTER TABLE jobs RENAME TO jobs_away"))
+    try:
+        listing = await api.get(JOBS)
+        health = await api.get("/healthz")
+    finally:
+        async with admin.begin() as conn:
+            await conn.execute(sa.text("ALTER TABLE jobs_away RENAME TO jobs"))
+        await admin.dispose()
+    for response, status in ((listing, 500), (health, 503)):
+        assert response.status_code == status
+        body = response.json()
+        assert body["error"] == "Database unavailable"
+        assert body["details"] == DATABASE_DOWN
+        assert "Error" not in response.text and "jobs" not in response.text

@@ -192,3 +192,9 @@ async def test_the_report_says_which_sites_hold_their_jobs_back(
         },
         {"site": "b.example", "state": "paused", "reason": "paused by an operator", "until": None},
     ]
+
+
+async def test_a_since_in_year_one_is_written_with_four_digits(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/scrape-jobs/stats", params={"since": "0001-01-01"})
+    assert response.status_code == 200
+    assert response.json()["data"]["scope"]["since"] == "0001-01-01T00:00:00.000Z"

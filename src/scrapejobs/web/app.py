@@ -22,7 +22,7 @@ from scrapejobs.web.auth import CrossSiteGuard
 from scrapejobs.web.bounds import BoundedRequests
 from scrapejobs.web.dashboard import router as dashboard_router
 from scrapejobs.web.domains_page import router as domains_page_router
-from scrapejobs.web.envelope import failure, install_error_handlers, success
+from scrapejobs.web.envelope import database_failure, install_error_handlers, success
 from scrapejobs.web.job_page import router as job_page_router
 from scrapejobs.web.jobs_api import router as jobs_router
 from scrapejobs.web.keys_api import router as keys_router
@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await manager.ping()
         except StorageUnavailable as exc:
-            return failure(503, "Database unavailable", exc.details)
+            return database_failure(503, exc)
         return success({"status": "ok", "database": "ok"})
 
     return app

@@ -37,6 +37,7 @@ from scrapejobs.errors import (
 __all__ = [
     "ERROR_SCHEMA",
     "STATUS_OF_ERROR",
+    "database_failure",
     "failure",
     "install_error_handlers",
     "on_domain_error",
@@ -152,9 +153,18 @@ async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
         )
     status = next(code for kind, code in STATUS_OF_ERROR if isinstance(exc, kind))
     if status >= 500:
-        log.error("storage failure: %s (%s)", exc.message, exc.details)
+        return database_failure(500, exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return failure(status, exc.message, exc.details, headers)
+
+
+DATABASE_DOWN = "The database did not answer; nothing was written. The server's log says why."
+
+
+def database_failure(status: int, exc: ScrapeJobsError) -> JSONResponse:
+    """The database's fault: its cause (the driver's words, addresses) goes to the log only."""
+    log.error("storage failure: %s (%s)", exc.message, exc.details)
+    return failure(status, exc.message, DATABASE_DOWN)
 
 
 async def _on_unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
