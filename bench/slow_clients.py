@@ -37,8 +37,6 @@ import asyncio
 import os
 import platform
 import resource
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,7 +47,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.servers import serve_process
 
 SHELL_SOFT_LIMIT = 1024
 HUNDRED_MB = 100_000_000
@@ -81,12 +81,6 @@ class Result:
     body_seconds: float = 0.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _limits(hard: int | None) -> Callable[[], None]:
     def apply() -> None:
         _, inherited = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -99,34 +93,10 @@ def _limits(hard: int | None) -> Callable[[], None]:
 def server(
     options: tuple[str, ...], hard: int | None, directory: Path
 ) -> Iterator[tuple[int, int]]:
-    port = free_port()
-    executable = Path(sys.executable).with_name("scrapejobs")
-    command = [str(executable), "serve", "--port", str(port), "--workers", "0"]
-    command += ["--log-level", "warning", "--database-url", f"sqlite:///{directory}/bench.db"]
-    process = subprocess.Popen(
-        [*command, *options],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=_limits(hard),
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield port, process.pid
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    url = f"sqlite:///{directory}/bench.db"
+    quiet = ("--log-level", "warning")
+    with serve_process(url, *quiet, *options, preexec_fn=_limits(hard)) as (base, process):
+        yield int(base.rsplit(":", 1)[1]), process.pid
 
 
 def proc_status(pid: int, key: str) -> int:

@@ -2,21 +2,24 @@
 
 Making, listing and revoking keys, and telling who a request's token
 belongs to. Once a key exists a request needs one; until then every caller
-is anonymous with every right. Only the question "does any key exist?" is
-remembered, and only its yes: keys are never deleted, so once it is true it
-stays true, and a process never needs to ask again.
+is anonymous with every right. The question "does any key exist?" is
+remembered: its yes for good (keys are never deleted, so once true it stays
+true), its no for a second, so that an open server does not ask the database
+on every request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from scrapejobs.access import ApiKey, Caller, Role, anonymous, check_key_name, hash_token, new_token
 from scrapejobs.errors import JobConflict, KeyNotFound, Unauthenticated
 from scrapejobs.store import KeyStore
 
-__all__ = ["KeyManager"]
+__all__ = ["NO_KEYS_RECHECK", "KeyManager"]
+
+NO_KEYS_RECHECK = timedelta(seconds=1)
 
 
 class KeyManager:
@@ -24,6 +27,7 @@ class KeyManager:
         self._store = store
         self._clock = clock
         self._required = False
+        self._no_keys_until: datetime | None = None
 
     async def create(self, name: str, role: Role, *, by: str) -> tuple[ApiKey, str]:
         """A new key and its token, which is not kept: whoever made it must save it now."""
@@ -52,8 +56,17 @@ class KeyManager:
         return key
 
     async def required(self) -> bool:
-        """Whether requests need a key: since the first key was made, for good."""
-        self._required = self._required or await self._store.exist()
+        """Whether requests need a key: since the first key was made, for good.
+
+        While none exists, the answer is asked of the database at most once per
+        :data:`NO_KEYS_RECHECK` (not on every request): a key made by another
+        process takes effect here within that time, one made here at once."""
+        if self._required:
+            return True
+        now = self._clock()
+        if self._no_keys_until is None or now >= self._no_keys_until:
+            self._required = await self._store.exist()
+            self._no_keys_until = now + NO_KEYS_RECHECK
         return self._required
 
     async def authenticate(self, token: str | None, *, anonymous_as: str = "api") -> Caller:
