@@ -13,6 +13,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from scrapejobs.access import Role
@@ -80,8 +82,7 @@ async def _truncate(url: str) -> None:
     try:
         await conn.execute(
             "TRUNCATE pages, job_events, jobs, job_counts, failure_counts, sites, site_members, "
-            "audit_log, "
-            "api_keys"
+            "audit_log, api_keys"
         )
     finally:
         await conn.close()
@@ -138,14 +139,23 @@ def manager(store: Store, clock: Clock) -> JobManager:
     return JobManager(store, RetryPolicy(), lease_seconds=60, clock=clock)
 
 
-@pytest.fixture
-async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the real app (lifespan included) over the test database."""
+@asynccontextmanager
+async def app_client(
+    database_url: str, base_url: str = "http://test"
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The real app (lifespan included) over ``database_url``, and an HTTP client on it."""
     app = create_app(Settings(database_url=database_url))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield app, client
+
+
+@pytest.fixture
+async def api(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the real app (lifespan included) over the test database."""
+    async with app_client(database_url) as (_, client):
+        yield client
 
 
 class Keyed:
@@ -167,12 +177,9 @@ class Keyed:
 @pytest.fixture
 async def keyed(database_url: str) -> AsyncIterator[Keyed]:
     """The app with a key of each role, named ``<role>-key``."""
-    app = create_app(Settings(database_url=database_url))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            manager: JobManager = app.state.manager
-            keyed = Keyed(client, manager)
-            for role in Role:
-                _, keyed.tokens[role] = await manager.keys.create(f"{role}-key", role, by="test")
-            yield keyed
+    async with app_client(database_url) as (app, client):
+        manager: JobManager = app.state.manager
+        keyed = Keyed(client, manager)
+        for role in Role:
+            _, keyed.tokens[role] = await manager.keys.create(f"{role}-key", role, by="test")
+        yield keyed

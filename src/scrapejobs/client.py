@@ -32,7 +32,7 @@ from scrapejobs.client_errors import (
     ServerUnavailableError,
     error_for,
 )
-from scrapejobs.client_leases import LeaseCalls
+from scrapejobs.client_leases import LeaseCalls, given
 
 __all__ = [
     "API_KEY_ENV",
@@ -89,11 +89,6 @@ def _envelope(response: httpx.Response) -> dict[str, Any]:
         error = str(body.get("error") or f"HTTP {response.status_code}")
         raise error_for(response.status_code, error, body.get("details"))
     return body
-
-
-def _given(**fields: Any) -> dict[str, Any]:
-    """The fields that were given (not None), for request bodies and queries."""
-    return {key: value for key, value in fields.items() if value is not None}
 
 
 def server_url(server: str | None = None) -> str:
@@ -162,7 +157,7 @@ class Client(LeaseCalls):
         idempotency_key: str | None = None,
     ) -> Job:
         """Create a job (``config``: depth, maxPages, timeout... in the API's spelling)."""
-        body = _given(
+        body = given(
             domain=domain,
             job_type=job_type,
             priority=priority,
@@ -170,7 +165,7 @@ class Client(LeaseCalls):
             config=dict(config) if config is not None else None,
             metadata=dict(metadata) if metadata is not None else None,
         )
-        headers = _given(**{"Idempotency-Key": idempotency_key})
+        headers = given(**{"Idempotency-Key": idempotency_key})
         data: Job = self._call("POST", JOBS, json=body, headers=headers)["data"]
         return data
 
@@ -194,7 +189,7 @@ class Client(LeaseCalls):
         """One page of jobs, newest first unless ``sort`` says (``priority``, ``-updated``);
         ``search``: a job id or its start, or text in the domain or startUrl. The
         server's default limit is 50."""
-        params = _given(
+        params = given(
             status=status,
             domain=domain,
             job_type=job_type,
@@ -228,7 +223,7 @@ class Client(LeaseCalls):
         Raises :class:`RetryNotAllowedError` when the job is not failed and
         :class:`RetryLimitExceededError` when it used all its retries.
         """
-        body = _given(delaySeconds=float(delay_seconds) if delay_seconds is not None else None)
+        body = given(delaySeconds=float(delay_seconds) if delay_seconds is not None else None)
         path = _job_path(job_id) + "/retry"
         data: Job = self._call("POST", path, json=body or None)["data"]
         return data
@@ -244,7 +239,7 @@ class Client(LeaseCalls):
         delay_seconds: float | None = None,
     ) -> list[dict[str, Any]]:
         """Retry the failed jobs that match; one ``{jobId, success, message}`` per job."""
-        body = _given(
+        body = given(
             domain=domain,
             failurePattern=failure_pattern,
             errorContains=error_contains,
@@ -260,7 +255,7 @@ class Client(LeaseCalls):
     ) -> dict[str, Any]:
         """Delete the ended jobs unchanged for ``older_than`` (``30d``), with their pages
         and events; ``{deleted, matched, before, statuses, dryRun}``."""
-        body = _given(olderThan=older_than, status=list(statuses) if statuses else None)
+        body = given(olderThan=older_than, status=list(statuses) if statuses else None)
         data: dict[str, Any] = self._call("POST", JOBS + "/prune", json=body | {"dryRun": dry_run})[
             "data"
         ]
@@ -272,7 +267,7 @@ class Client(LeaseCalls):
         self, *, domain: str | None = None, since: str | None = None, job_type: str | None = None
     ) -> dict[str, Any]:
         """The retry metrics and failure analysis of ``GET /api/scrape-jobs/stats``."""
-        params = _given(domain=domain, since=since, job_type=job_type)
+        params = given(domain=domain, since=since, job_type=job_type)
         data: dict[str, Any] = self._call("GET", JOBS + "/stats", params=params)["data"]
         return data
 
@@ -282,7 +277,7 @@ class Client(LeaseCalls):
         self, *, state: str | None = None, limit: int | None = None, offset: int | None = None
     ) -> list[dict[str, Any]]:
         """Sites by name (``GET /api/domains``), each with its state and jobs by status."""
-        params = _given(state=state, limit=limit, offset=offset)
+        params = given(state=state, limit=limit, offset=offset)
         sites: list[dict[str, Any]] = self._call("GET", SITES, params=params)["data"]
         return sites
 

@@ -14,13 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["LeaseCalls"]
+__all__ = ["LeaseCalls", "given"]
 
 JOBS = "/api/scrape-jobs"
 Job = dict[str, Any]
 
 
-def _given(**fields: Any) -> dict[str, Any]:
+def given(**fields: Any) -> dict[str, Any]:
+    """The fields that were given (not None), for request bodies and queries."""
     return {key: value for key, value in fields.items() if value is not None}
 
 
@@ -42,7 +43,7 @@ class LeaseCalls:
         self, *, worker_id: str | None = None, lease_seconds: int | None = None
     ) -> Job | None:
         """The next due job with its ``leaseToken``, now held by this caller; None if none."""
-        body = _given(workerId=worker_id, leaseSeconds=lease_seconds)
+        body = given(workerId=worker_id, leaseSeconds=lease_seconds)
         data: Job | None = self._call("POST", f"{JOBS}/next", json=body)["data"]
         return data
 
@@ -55,7 +56,7 @@ class LeaseCalls:
         lease_seconds: int | None = None,
     ) -> Job:
         """Renew the lease; LeaseLostError when it is gone."""
-        body = _given(leaseToken=lease_token, workerId=worker_id, leaseSeconds=lease_seconds)
+        body = given(leaseToken=lease_token, workerId=worker_id, leaseSeconds=lease_seconds)
         data: Job = self._call("POST", f"{_path(job_id)}/heartbeat", json=body)["data"]
         return data
 
@@ -68,7 +69,7 @@ class LeaseCalls:
         note: str | None = None,
     ) -> Job:
         """Report the attempt succeeded (``note``: what it did not cover, and why)."""
-        body = _given(status="completed", leaseToken=lease_token, workerId=worker_id, note=note)
+        body = given(status="completed", leaseToken=lease_token, workerId=worker_id, note=note)
         return self._report(job_id, body)
 
     def fail(
@@ -83,7 +84,7 @@ class LeaseCalls:
         worker_id: str | None = None,
     ) -> Job:
         """Report the attempt failed; the server classifies it and its retry policy decides."""
-        body = _given(
+        body = given(
             status="failed",
             leaseToken=lease_token,
             error_message=error_message,

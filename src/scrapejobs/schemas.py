@@ -303,10 +303,15 @@ class JobUpdate(StrictModel):
     # A completed attempt's note: what it did not cover, and why.
     note: Annotated[Text, StringConstraints(max_length=2_000)] | None = None
 
+    @property
+    def is_report(self) -> bool:
+        """A worker's report of its attempt's outcome (else an edit or a cancel)."""
+        return self.status in ("completed", "failed")
+
     @model_validator(mode="after")
     def _report_fields_need_a_report(self) -> JobUpdate:
         given = sorted(set(REPORT_FIELDS) & self.model_fields_set)
-        if given and self.status not in ("completed", "failed"):
+        if given and not self.is_report:
             raise ValueError(
                 f"{', '.join(given)} may only be sent with status 'completed' or 'failed'"
             )

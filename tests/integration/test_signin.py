@@ -6,10 +6,8 @@ import httpx
 import pytest
 
 from scrapejobs.access import Role
-from scrapejobs.settings import Settings
-from scrapejobs.web import create_app
 from scrapejobs.web.auth import SESSION_COOKIE
-from tests.conftest import Keyed
+from tests.conftest import Keyed, app_client
 from tests.factories import failed_job
 
 
@@ -44,13 +42,10 @@ async def test_signing_in_sets_a_strict_http_only_cookie(keyed: Keyed) -> None:
 
 
 async def test_over_https_the_cookie_is_secure(database_url: str) -> None:
-    app = create_app(Settings(database_url=database_url))
-    async with app.router.lifespan_context(app):
+    async with app_client(database_url, "https://test") as (app, client):
         _, token = await app.state.manager.keys.create("k", Role.ADMIN, by="test")
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="https://test") as client:
-            response = await client.post("/login", data={"token": token})
-            assert "secure" in response.headers["set-cookie"].lower()
+        response = await client.post("/login", data={"token": token})
+        assert "secure" in response.headers["set-cookie"].lower()
 
 
 async def test_a_wrong_token_is_said_and_sets_nothing(keyed: Keyed) -> None:

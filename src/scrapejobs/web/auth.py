@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scrapejobs.access import Caller, Role
 from scrapejobs.manager import JobManager
+from scrapejobs.web.bounds import has_body
 from scrapejobs.web.envelope import failure
 from scrapejobs.web.views import is_cross_site
 
@@ -39,6 +40,7 @@ __all__ = [
     "Worker",
     "allow",
     "current_caller",
+    "via",
 ]
 
 SESSION_COOKIE = "scrapejobs_session"
@@ -55,8 +57,7 @@ async def current_caller(
 ) -> Caller:
     manager: JobManager = request.app.state.manager
     token = credentials.credentials if credentials else session
-    anonymous_as = "api" if request.url.path.startswith("/api/") else "dashboard"
-    caller = await manager.keys.authenticate(token or None, anonymous_as=anonymous_as)
+    caller = await manager.keys.authenticate(token or None, anonymous_as=via(request.url.path))
     request.state.caller = caller  # for the dashboard's templates
     return caller
 
@@ -76,6 +77,11 @@ Operator = Annotated[Caller, Depends(allow(Role.OPERATOR))]
 Admin = Annotated[Caller, Depends(allow(Role.ADMIN))]
 
 
+def via(path: str) -> str:
+    """``api`` for the JSON API's paths, ``dashboard`` for the rest: how a request came in."""
+    return "api" if path.startswith("/api/") else "dashboard"
+
+
 class CrossSiteGuard:
     """ASGI middleware: no state-changing request from another site's page."""
 
@@ -84,14 +90,15 @@ class CrossSiteGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
-            refusal = _refusal(Headers(scope=scope), scope["path"])
+            refusal = _refusal(scope)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
-def _refusal(headers: Headers, path: str) -> ASGIApp | None:
+def _refusal(scope: Scope) -> ASGIApp | None:
+    headers = Headers(scope=scope)
     cross_site = is_cross_site(
         headers.get("origin"), headers.get("host"), headers.get("sec-fetch-site")
     )
@@ -102,13 +109,9 @@ def _refusal(headers: Headers, path: str) -> ASGIApp | None:
             "a page of another site cannot change anything here; API clients send no Origin, "
             "or an Authorization header",
         )
-    if path.startswith("/api/") and _has_body(headers) and not _is_json(headers):
+    if via(scope["path"]) == "api" and has_body(scope) and not _is_json(headers):
         return failure(415, "Unsupported media type", "send the body as application/json")
     return None
-
-
-def _has_body(headers: Headers) -> bool:
-    return headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
 
 
 def _is_json(headers: Headers) -> bool:

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scrapejobs.web.envelope import failure
 
-__all__ = ["BoundedRequests"]
+__all__ = ["BoundedRequests", "has_body"]
 
 CLOSE = {"Connection": "close"}
 
@@ -55,7 +55,7 @@ class BoundedRequests:
         self.client_timeout = client_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _has_body(scope):
+        if scope["type"] != "http" or not has_body(scope):
             await self.app(scope, receive, send)
             return
         try:
@@ -108,7 +108,7 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
     return {name.lower(): value for name, value in scope.get("headers", ())}
 
 
-def _has_body(scope: Scope) -> bool:
+def has_body(scope: Scope) -> bool:
     """HTTP/1.1 framing: a request has a body only when it declares one (RFC 9112, 6.3)."""
     headers = _headers(scope)
     return b"transfer-encoding" in headers or headers.get(b"content-length", b"0") != b"0"

@@ -252,8 +252,7 @@ async def _dispatch(manager: JobManager, caller: Caller, job_id: str, body: JobU
     """A PATCH is an edit, a cancel (operators), or a report of an attempt's outcome
     (workers; with edits, operators)."""
     edit = body.edit()
-    is_report = body.status in ("completed", "failed")
-    caller.require(Role.WORKER if is_report and not edit.details() else Role.OPERATOR)
+    caller.require(Role.WORKER if body.is_report and not edit.details() else Role.OPERATOR)
     if body.status is None:
         return await manager.edit_job(job_id, edit, actor=caller.name)
     if body.status == "cancelled":
@@ -282,7 +281,7 @@ async def update_job(
     body: JobUpdate,
 ) -> JSONResponse:
     """Reports are the job's own history (its events); edits and cancels are audited."""
-    before = None if body.status in ("completed", "failed") else await manager.get_job(job_id)
+    before = None if body.is_report else await manager.get_job(job_id)
     job = await _dispatch(manager, caller, job_id, body)
     if before is not None:
         cancelled = body.status == "cancelled"

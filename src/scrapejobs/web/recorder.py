@@ -18,7 +18,7 @@ from scrapejobs.access import Caller
 from scrapejobs.audit import AuditAction, Audited, job_change, job_fields
 from scrapejobs.audit_log import AuditLog
 from scrapejobs.jobs import Job
-from scrapejobs.web.auth import current_caller
+from scrapejobs.web.auth import current_caller, via
 
 __all__ = ["Audit", "Recorder"]
 
@@ -55,9 +55,9 @@ class Recorder:
 
 
 def recorder(request: Request, caller: Annotated[Caller, Depends(current_caller)]) -> Recorder:
-    via = "api" if request.url.path.startswith("/api/") else "dashboard"
     address = request.client.host if request.client else None
-    return Recorder(request.app.state.manager.audit, Audited(caller, via, address))
+    who = Audited(caller, via(request.url.path), address)
+    return Recorder(request.app.state.manager.audit, who)
 
 
 Audit = Annotated[Recorder, Depends(recorder)]
